@@ -1,0 +1,1 @@
+"""commsim: an agent-based simulator of commissioning regimes."""

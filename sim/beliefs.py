@@ -1,0 +1,103 @@
+"""Beliefs about what works for whom: conjugate posteriors, forgetting, pooling, knowledge.
+
+Every actor believes that one unit of effort with approach a on domain k of a citizen in
+segment s lowers that need by beta[s, a, k] a month. Observations are the monthly
+fall in a measured need, net of the known drift: z = beta * effort + noise. With a
+normal prior (the published evidence) and normal noise the posterior stays normal,
+and everything an actor has seen is two sufficient statistics per cell:
+
+    evidence[..., 0] = sum(effort^2) / sigma^2      (precision gained)
+    evidence[..., 1] = sum(effort * z) / sigma^2    (precision-weighted information)
+
+Forgetting multiplies both by a factor below one each month, so old data fades and
+drift can be tracked. Pooling is adding evidence; nothing is counted twice because
+each actor's external evidence excludes what it contributed itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRECISION, INFORMATION = 0, 1
+
+
+def empty(shape: tuple[int, ...]) -> np.ndarray:
+    """No evidence for cells of ``shape`` (the last axis holds the two statistics)."""
+    return np.zeros((*shape, 2))
+
+
+def accumulate(shape: tuple[int, ...], cell: np.ndarray, effort: np.ndarray, z: np.ndarray,
+               sigma: float) -> np.ndarray:
+    """Evidence from observations ``z = beta[cell] * effort + noise`` (noise sd ``sigma``).
+
+    Args:
+        shape: the cells' shape, e.g. (P, S, A, K).
+        cell: flat index of each observation's cell in ``shape``.
+        effort: effort behind each observation.
+        z: observed fall of the need net of drift.
+        sigma: standard deviation of one observation's noise.
+    """
+    size = int(np.prod(shape))
+    out = np.empty((size, 2))
+    out[:, PRECISION] = np.bincount(cell, weights=effort * effort, minlength=size)
+    out[:, INFORMATION] = np.bincount(cell, weights=effort * z, minlength=size)
+    return (out / sigma**2).reshape(*shape, 2)
+
+
+def posterior(prior_mean: np.ndarray, prior_sd: np.ndarray, prior_weight: float,
+              evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd given the published prior (its precision scaled by ``prior_weight``)."""
+    prior_precision = prior_weight / prior_sd**2
+    precision = prior_precision + evidence[..., PRECISION]
+    mean = (prior_precision * prior_mean + evidence[..., INFORMATION]) / precision
+    return mean, 1.0 / np.sqrt(precision)
+
+
+def value_estimate(professional: np.ndarray, reported_sum: np.ndarray, reported_n: np.ndarray,
+                   pseudo_reports: float) -> np.ndarray:
+    """What an actor believes each segment values (S, K): the professional view, updated by voice.
+
+    The professional view counts as ``pseudo_reports`` citizens' reports.
+    """
+    est = (pseudo_reports * professional + reported_sum) / (pseudo_reports + reported_n[..., None])
+    return est / est.sum(axis=-1, keepdims=True)
+
+
+def segment_gain(effect: np.ndarray, values: np.ndarray, need_pattern: np.ndarray) -> np.ndarray:
+    """Wellbeing gain per unit effort of each approach for each segment (..., S, A).
+
+    Only the domains the segment typically needs can improve; each is weighted by value.
+    """
+    weights = values * need_pattern                       # (..., S, K)
+    return np.einsum("...sak,...sk->...sa", effect, weights)
+
+
+def decision_quality(believed: np.ndarray, believed_values: np.ndarray, truth: np.ndarray,
+                     true_values: np.ndarray, need_pattern: np.ndarray,
+                     segment_weight: np.ndarray) -> np.ndarray:
+    """Knowledge as decision quality: the share of the oracle's gain that acting on beliefs achieves.
+
+    For each segment the believer picks the approach with the highest believed gain; the result is
+    judged on the true gain. 0 = no better than picking at random, 1 = the oracle's choice; negative
+    means worse than random. Segments are weighted by their share of arrivals.
+
+    Args:
+        believed: believed effects (..., S, A, K).
+        believed_values: believed value weights (..., S, K).
+        truth: true effects (S, A, K).
+        true_values: true mean value weights per segment (S, K).
+        need_pattern: which domains each segment needs (S, K).
+        segment_weight: weight of each segment (S,).
+    """
+    true_gain = segment_gain(truth, true_values, need_pattern)              # (S, A)
+    choice = segment_gain(believed, believed_values, need_pattern).argmax(axis=-1)  # (..., S)
+    achieved = np.take_along_axis(np.broadcast_to(true_gain, (*choice.shape, true_gain.shape[-1])),
+                                  choice[..., None], axis=-1)[..., 0]
+    random = true_gain.mean(axis=-1)
+    best = true_gain.max(axis=-1)
+    return ((achieved - random) @ segment_weight) / max(float((best - random) @ segment_weight), 1e-12)
+
+
+def belief_error(believed: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Root mean square error of believed effects, over cells (..., S, A, K) -> (...)."""
+    return np.sqrt(((believed - truth) ** 2).mean(axis=(-3, -2, -1)))

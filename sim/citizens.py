@@ -1,0 +1,134 @@
+"""Citizens: the population's arrays, their vectorised dynamics, and the Citizen agent.
+
+The state of every active citizen lives in one ``Population`` of numpy arrays, one
+row per citizen, kept in order of arrival (ids ascend). Exited citizens are
+dropped from the arrays and counted. Each active citizen is also a ``Citizen``
+Mesa agent, a light view that reads its row, so citizens can be inspected,
+reported and drawn like any Mesa agent while the monthly step stays vectorised.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+WAITING, IN_SERVICE = 0, 1
+
+
+def wellbeing(need: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """True wellbeing: one minus the need, weighted by what the citizen values."""
+    return 1.0 - np.einsum("ik,ik->i", need, values)
+
+
+def next_need(need: np.ndarray, drift: float, shock: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """One month of needs: drift up, move with shocks, fall with effective support; kept in [0, 1]."""
+    return np.clip(need + drift + shock - effect, 0.0, 1.0)
+
+
+def meets_measure(need: np.ndarray, weights: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each need profile meets a measure: weighted need at or below the threshold."""
+    return need @ weights <= threshold
+
+
+class Population:
+    """Arrays of the active citizens (waiting or in service), one row each."""
+
+    FIELDS = {  # name: (dtype, per-domain)
+        "id": (np.int64, False), "segment": (np.int64, False), "status": (np.int8, False),
+        "provider": (np.int64, False), "approach": (np.int64, False), "parked": (bool, False),
+        "paid": (bool, False), "gamed": (bool, False), "waited": (np.int64, False),
+        "months_in_service": (np.int64, False),
+        "refusals": (np.int64, False), "recorded_need": (np.float64, True),
+        "need": (np.float64, True), "values": (np.float64, True), "effort": (np.float64, True),
+    }
+
+    def __init__(self, n_domains: int) -> None:
+        self.n_domains = n_domains
+        for name, (dtype, wide) in self.FIELDS.items():
+            setattr(self, name, np.empty((0, n_domains) if wide else 0, dtype=dtype))
+        self.next_id = 0
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def add(self, segment: np.ndarray, need: np.ndarray, values: np.ndarray,
+            recorded_need: np.ndarray) -> np.ndarray:
+        """Append new waiting citizens; returns their ids."""
+        n = len(segment)
+        ids = np.arange(self.next_id, self.next_id + n)
+        self.next_id += n
+        new = {name: np.zeros((n, self.n_domains) if wide else n, dtype=dtype)
+               for name, (dtype, wide) in self.FIELDS.items()}
+        new.update(id=ids, segment=segment, need=need, values=values, recorded_need=recorded_need,
+                   status=np.full(n, WAITING, np.int8), provider=np.full(n, -1),
+                   approach=np.full(n, -1))
+        for name, block in new.items():
+            setattr(self, name, np.concatenate([getattr(self, name), block]))
+        return ids
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop every row where ``mask`` is False (order is preserved, so ids stay sorted)."""
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name)[mask])
+
+    def row(self, citizen_id: int) -> int:
+        """The row of an active citizen, or -1 once it has exited."""
+        r = int(np.searchsorted(self.id, citizen_id))
+        return r if r < len(self.id) and self.id[r] == citizen_id else -1
+
+    @property
+    def wellbeing(self) -> np.ndarray:
+        return wellbeing(self.need, self.values)
+
+    @property
+    def in_service(self) -> np.ndarray:
+        return self.status == IN_SERVICE
+
+    @property
+    def waiting(self) -> np.ndarray:
+        return self.status == WAITING
+
+
+class Citizen(mesa.Agent):
+    """A citizen with complex needs; a view on one row of the model's ``Population``.
+
+    Attributes:
+        citizen_id: the citizen's id in the population arrays (ids are never reused).
+    """
+
+    def __init__(self, model: mesa.Model, citizen_id: int) -> None:
+        super().__init__(model)
+        self.citizen_id = int(citizen_id)
+
+    def _get(self, name: str):
+        pop = self.model.population
+        r = pop.row(self.citizen_id)
+        return None if r < 0 else getattr(pop, name)[r]
+
+    @property
+    def segment(self) -> int:
+        return int(self._get("segment"))
+
+    @property
+    def need(self) -> np.ndarray:
+        return self._get("need")
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._get("values")
+
+    @property
+    def wellbeing(self) -> float:
+        return float(1.0 - self.need @ self.values)
+
+    @property
+    def status(self) -> str:
+        return "in service" if self._get("status") == IN_SERVICE else "waiting"
+
+    @property
+    def provider(self) -> int:
+        return int(self._get("provider"))
+
+    @property
+    def parked(self) -> bool:
+        return bool(self._get("parked"))

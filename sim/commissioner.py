@@ -1,0 +1,141 @@
+"""The commissioner: pays, audits, re-tenders, reviews its measure, and learns what reaches it."""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim import beliefs
+from sim.regime import Regime, ebrahim_strategy
+from sim.world import PROFILE
+
+
+def pro_rata(due: np.ndarray, budget: float, allow_overspend: bool) -> np.ndarray:
+    """What is actually paid: everything due, or scaled down so the total stays within budget."""
+    total = due.sum()
+    if allow_overspend or total <= budget:
+        return due
+    return due * (budget / total)
+
+
+def estimate_uncertainty(mean: np.ndarray, sd: np.ndarray, evidence: np.ndarray,
+                         prior_mean: np.ndarray, prior_sd: np.ndarray,
+                         reference_sd: np.ndarray) -> float | None:
+    """How far local effects depart from the published evidence, on the 0..1 uncertainty scale.
+
+    A method-of-moments estimate over the cells where local data outweighs the prior: the mean
+    squared departure of the posterior from the prior, less the posterior variance, relative to
+    the departure at uncertainty 1. None when no cell has enough data.
+    """
+    informed = evidence[..., beliefs.PRECISION] > 1.0 / prior_sd**2
+    if not informed.any():
+        return None
+    excess = ((mean - prior_mean) ** 2 - sd**2)[informed] / reference_sd[informed] ** 2
+    return float(np.clip(np.sqrt(max(excess.mean(), 0.0)), 0.0, 1.0))
+
+
+def estimate_control(residual_ss: float, residual_n: float, measurement_sd: float,
+                     effect_scale: float) -> float | None:
+    """Share of outcome variance due to providers' actions, from the unexplained monthly changes.
+
+    Residual variance is shocks plus two measurement errors; shocks of variance s^2 mean a control
+    of effect_scale^2 / (effect_scale^2 + s^2) (see ``world.shock_sd``).
+    """
+    if residual_n < 30:
+        return None
+    shock_var = max(residual_ss / residual_n - 2 * measurement_sd**2, 0.0)
+    return float(effect_scale**2 / (effect_scale**2 + shock_var))
+
+
+class Commissioner(mesa.Agent):
+    """The public body that commissions the service.
+
+    It learns only from the data that reaches it: case-level observations on the
+    domains its data covers (lever 1), what providers pool at forums it attends
+    (lever 3), and citizens' voice where it is collected.
+
+    Attributes:
+        reports: evidence from providers' case-level reports on covered domains (S, A, K, 2).
+        pool_view: its copy of the shared learning pool, from forums or open data (S, A, K, 2).
+        voice_sum, voice_n: citizens' reported value weights per segment, summed and counted.
+        spent: cumulative net spend (payments less clawbacks), GBP.
+    """
+
+    def __init__(self, model: mesa.Model, shape: tuple[int, ...]) -> None:
+        super().__init__(model)
+        n_segments, _, n_domains = shape
+        self.reports = beliefs.empty(shape)
+        self.pool_view = beliefs.empty(shape)
+        self.voice_sum = np.zeros((n_segments, n_domains))
+        self.voice_n = np.zeros(n_segments)
+        self.residual_ss = 0.0
+        self.residual_n = 0.0
+        self.spent = 0.0
+        self.paid_this_month = 0.0
+        self.clawed_back = 0.0
+        self.estimated_uncertainty: float | None = None
+        self.estimated_control: float | None = None
+
+    @property
+    def regime(self) -> Regime:
+        return self.model.regime
+
+    def evidence(self) -> np.ndarray:
+        """Case-level reports on covered domains, the pool elsewhere (reports include pooled data)."""
+        return np.where(self.regime.covered[:, None], self.reports, self.pool_view)
+
+    def beliefs(self) -> tuple[np.ndarray, np.ndarray]:
+        world = self.model.world
+        return beliefs.posterior(world.prior_mean, world.prior_sd, self.regime.prior_weight,
+                                 self.evidence())
+
+    def believed_values(self) -> np.ndarray:
+        return beliefs.value_estimate(self.model.professional_values, self.voice_sum, self.voice_n,
+                                      self.model.pseudo_reports)
+
+    def forget(self, factor: float) -> None:
+        for arr in (self.reports, self.pool_view, self.voice_sum, self.voice_n):
+            arr *= factor
+        self.residual_ss *= factor
+        self.residual_n *= factor
+
+    def pay(self, due: np.ndarray) -> np.ndarray:
+        """Pay what is due to each provider slot within the budget (unless overspend is allowed)."""
+        paid = pro_rata(due, self.regime.budget_per_month, self.regime.allow_overspend)
+        self.paid_this_month = float(paid.sum())
+        self.spent += self.paid_this_month
+        return paid
+
+    def claw_back(self, amount: float) -> None:
+        self.clawed_back += amount
+        self.spent -= amount
+
+    def assess_context(self) -> str:
+        """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy.
+
+        Without enough data for an estimate it assumes the middle of the scale (0.5).
+        """
+        world, sc = self.model.world, self.model.scenario_config
+        mean, sd = self.beliefs()
+        reference = sc.world.departure_sd * sc.world.effect_scale * np.sqrt(PROFILE)[None] \
+            * np.ones_like(mean)
+        self.estimated_uncertainty = estimate_uncertainty(
+            mean, sd, self.evidence(), world.prior_mean, world.prior_sd, reference)
+        self.estimated_control = estimate_control(self.residual_ss, self.residual_n,
+                                                  sc.world.measurement_sd, sc.world.effect_scale)
+        u = 0.5 if self.estimated_uncertainty is None else self.estimated_uncertainty
+        c = 0.5 if self.estimated_control is None else self.estimated_control
+        return ebrahim_strategy(u, c)
+
+    def retender(self, providers: list, shared: dict[int, bool]) -> list:
+        """Which providers lose their contract: the lowest scorers on the measure (league table).
+
+        Under 'keep_learners' providers that shared during the contract are kept.
+        """
+        rule, regime = self.regime.retender_rule, self.regime
+        if rule == "none" or not providers:
+            return []
+        n_replace = int(round(regime.replace_share * len(providers)))
+        pool = providers if rule == "replace_bottom" else [p for p in providers if not shared[p.slot]]
+        score = {p: p.contract_outcomes / max(p.contract_cases, 1) for p in pool}
+        return sorted(pool, key=lambda p: (score[p], p.slot))[:n_replace]

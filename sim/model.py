@@ -1,0 +1,635 @@
+"""CommissioningModel: the wiring, the order of a month, and what is measured.
+
+One step is one month:
+
+1. the world drifts; old evidence fades (forgetting); new citizens arrive;
+2. the commissioner re-assesses the context (lever 6), reviews its measure (lever 5) and
+   re-tenders when a contract ends;
+3. providers, in random order, take cases from the queue (creaming where selection is allowed);
+4. providers choose an approach for new and reviewed cases (Thompson sampling), set effort, and
+   park the cases not worth serving;
+5. needs move (drift, shocks, effects); providers observe what they record and learn; citizens'
+   voice is heard where it is collected;
+6. outcomes are reported (some falsely), the commissioner pays, audits and claws back; providers
+   pay their costs and may fail;
+7. learning forums (or open data) pool what providers share; trust and mission move;
+8. citizens exit (resolved, timed out in service, or unserved after waiting too long);
+9. the month's measures are recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim import beliefs
+from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
+from sim.commissioner import Commissioner
+from sim.providers import Provider, Terms, effort_cost, gaming_probability, parking_value, plan, pressure
+from sim.regime import Regime
+from sim.scenario import Scenario, load
+from sim.world import APPROACH_COST, APPROACHES, World
+
+SHOCK, MEASUREMENT, VOICE = 0, 1, 2  # the world's keyed noise streams
+VOICE_SD = 0.05          # noise in a citizen's report of what they value
+PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizens' reports
+NEED_SEEN = 0.1          # needs this close to 0 or 1 are not learnt from: bounds distort changes
+
+PROVIDER_REPORTERS = {"cash": "cash", "mission": "mission", "trust": "trust",
+                      "caseload": "caseload", "knowledge": "knowledge"}
+
+
+class CommissioningModel(mesa.Model):
+    """Commissioners, providers and citizens under one accountability regime.
+
+    Args:
+        scenario: a validated ``Scenario``, a preset name or a TOML path (default: the defaults).
+        rng: the seed. One ``SeedSequence`` is spawned into the world's stream and the agents'
+            stream, so two regimes run with one seed face the same world.
+        **overrides: scenario fields by bare name, e.g. ``uncertainty=0.8, n_citizens=500``.
+
+    Example:
+        >>> model = CommissioningModel(scenario="learning_oriented", rng=1)
+        >>> model.run_for(120)
+        >>> model.results()[["mean_wellbeing", "commissioner_knowledge"]].tail(1)
+    """
+
+    def __init__(self, *, scenario: Scenario | str | None = None, rng: int | None = None,
+                 **overrides: Any) -> None:
+        if scenario is None:
+            scenario = Scenario()
+        elif not isinstance(scenario, Scenario):
+            scenario = load(scenario)
+        if overrides:
+            scenario = scenario.with_overrides(overrides)
+        world_seed, agent_seed = np.random.SeedSequence(rng).spawn(2)
+        super().__init__(rng=np.random.default_rng(agent_seed))
+        self.scenario_config = scenario
+        self.world = World(scenario, np.random.default_rng(world_seed))
+        w = self.world
+        self.shape = (w.n_segments, len(APPROACHES), w.n_domains)
+        self.hardest = w.n_segments - 1
+        profession = w.need_pattern * 0.8 + 0.2
+        self.professional_values = profession / profession.sum(axis=1, keepdims=True)
+        self.pseudo_reports = PSEUDO_REPORTS
+        self.regime = Regime(scenario, self.segment_mean(self.professional_values))
+        self.population = Population(w.n_domains)
+
+        n_slots = scenario.providers.n_providers
+        cells = (n_slots, *self.shape)
+        self.own = beliefs.empty(cells)          # what each provider has seen itself
+        self.external = beliefs.empty(cells)     # what it has received from others
+        self.contributed = beliefs.empty(cells)  # what it has put into the pool
+        self.reported = beliefs.empty(cells)     # what it has reported to the commissioner
+        self.pool = beliefs.empty(self.shape)
+        self.voice_sum = np.zeros((n_slots, w.n_segments, w.n_domains))
+        self.voice_n = np.zeros((n_slots, w.n_segments))
+        self.slots: list[Provider | None] = [None] * n_slots
+        for slot in range(n_slots):
+            self.enter(slot)
+        self.commissioner = Commissioner(self, self.shape)
+
+        self.counts = dict.fromkeys(
+            ["arrived", "resolved", "timed_out", "unserved", "refusals", "failures", "replaced",
+             "outcomes", "false_reports", "detected", "provider_received"], 0.0)
+        self.gain_total = 0.0
+        self.month_log: dict[str, float] = {}
+        self.knowledge_of_providers = np.zeros(n_slots)
+        self._citizen_agents: dict[int, Citizen] = {}
+        self.arrive(scenario.population.n_citizens)
+        self.measures = self.measure()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in self.measures},
+            agenttype_reporters={Provider: PROVIDER_REPORTERS,
+                                 Commissioner: {"spent": "spent"}},
+        )
+        self.datacollector.collect(self)
+
+    # --- the month ---------------------------------------------------------------------------
+
+    def step(self) -> None:
+        month = int(round(self.time))
+        self.month_log = dict.fromkeys(
+            ["refused", "refused_hardest", "reports", "false_reports", "detected", "clawback",
+             "gain", "spend"], 0.0)
+        self.world.drift()
+        self.forget(self.scenario_config.providers.forgetting)
+        self.arrive(self.world.arrivals())
+        self.commission(month)
+        self._offered = np.zeros(len(self.population), bool)
+        self.prepare_beliefs()
+        self.agents_by_type[Provider].shuffle_do("intake")
+        costs = self.serve(month)
+        self.live(month)
+        self.report_and_pay(costs)
+        if self.regime.open_data or self.regime.forum_due(month):
+            self.exchange(forum=self.regime.forum_due(month))
+        self.update_mission()
+        self.exit()
+        self.measures = self.measure()
+        self.datacollector.collect(self)
+
+    # --- arrivals and exits ------------------------------------------------------------------
+
+    def arrive(self, n: int) -> None:
+        segment, need, values = self.world.new_citizens(n)
+        pop = self.population
+        ids = np.arange(pop.next_id, pop.next_id + n)
+        recorded = self.record(need, ids)
+        pop.add(segment, need, values, recorded)
+        self.counts["arrived"] += n
+
+    def record(self, need: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
+        noise = self.world.noise(ids, int(round(self.time)), MEASUREMENT) * self.world.measurement_sd
+        return need + noise
+
+    def exit(self) -> None:
+        pop, p = self.population, self.scenario_config.population
+        resolved = pop.need.max(axis=1) < p.resolved_need
+        timed_out = pop.in_service & (pop.months_in_service >= p.max_service_months) & ~resolved
+        unserved = pop.waiting & (pop.waited >= p.max_wait_months) & ~resolved
+        self.counts["resolved"] += np.count_nonzero(resolved)
+        self.counts["timed_out"] += np.count_nonzero(timed_out)
+        self.counts["unserved"] += np.count_nonzero(unserved)
+        pop.keep(~(resolved | timed_out | unserved))
+
+    @property
+    def citizens(self) -> mesa.agentset.AgentSet:
+        """The active citizens as Mesa agents (made on demand from the population arrays)."""
+        ids = set(self.population.id.tolist())
+        for cid in list(self._citizen_agents):
+            if cid not in ids:
+                self._citizen_agents.pop(cid).remove()
+        for cid in ids - self._citizen_agents.keys():
+            self._citizen_agents[cid] = Citizen(self, cid)
+        return self.agents_by_type.get(Citizen, mesa.agentset.AgentSet([], random=self.random))
+
+    # --- the market --------------------------------------------------------------------------
+
+    def enter(self, slot: int) -> Provider:
+        """A new provider takes ``slot`` with only the published evidence (and what is shared)."""
+        p = self.scenario_config.providers
+        mission = float(np.clip(self.rng.normal(p.mission_mean, p.mission_spread), 0.0, 1.0))
+        for arr in (self.own, self.external, self.contributed, self.reported, self.voice_sum,
+                    self.voice_n):
+            arr[slot] = 0.0
+        provider = Provider(self, slot, mission, self.scenario_config)
+        self.slots[slot] = provider
+        return provider
+
+    @property
+    def providers(self) -> list[Provider]:
+        return [p for p in self.slots if p is not None]
+
+    def commission(self, month: int) -> None:
+        """The commissioner's periodic decisions: context-led choice, review, re-tendering."""
+        regime, com = self.regime, self.commissioner
+        if month <= 0:
+            return
+        assess_now = regime.review_due(month) or (
+            regime.review_interval == 0 and regime.retender_due(month))
+        if regime.context_led and assess_now:
+            strategy = com.assess_context()
+            if strategy != regime.strategy:
+                regime.adopt(strategy, self.segment_mean(com.believed_values()))
+        if regime.review_due(month):
+            regime.review(self.segment_mean(com.believed_values()))
+        if regime.retender_due(month):
+            self.retender()
+        for slot, provider in enumerate(self.slots):
+            if provider is None:  # a failed contract is re-let at once to an entrant
+                self.enter(slot)
+
+    def retender(self) -> None:
+        active = self.providers
+        losers = self.commissioner.retender(active, {p.slot: p.ever_shared for p in active})
+        for provider in losers:
+            self.replace(provider)
+        if losers:
+            for provider in active:
+                if provider not in losers:
+                    self.sanction(provider)
+        for provider in self.providers:
+            provider.contract_outcomes = provider.contract_cases = 0
+            provider.ever_shared = False
+
+    def replace(self, provider: Provider) -> None:
+        """Terminate a contract: an entrant takes over the slot and its caseload, re-assessing it."""
+        provider.remove()
+        self.slots[provider.slot] = None
+        self.enter(provider.slot)
+        pop = self.population
+        pop.approach[pop.provider == provider.slot] = -1
+        self.counts["replaced"] += 1
+
+    def fail(self, provider: Provider) -> None:
+        """A provider out of cash leaves; its cases go back to the queue."""
+        provider.remove()
+        self.slots[provider.slot] = None
+        pop = self.population
+        cases = pop.provider == provider.slot
+        pop.status[cases], pop.provider[cases], pop.approach[cases] = WAITING, -1, -1
+        pop.waited[cases] = 0
+        pop.parked[cases] = False
+        self.counts["failures"] += 1
+
+    def sanction(self, provider: Provider) -> None:
+        """Trust falls after a clawback, detected gaming or a termination seen by others."""
+        provider.trust -= self.scenario_config.providers.trust_loss * provider.trust
+        provider.sanctioned = True
+
+    # --- intake ------------------------------------------------------------------------------
+
+    def referrals(self, n: int) -> np.ndarray:
+        """The next ``n`` waiting citizens not yet offered this month, in order of arrival."""
+        rows = np.flatnonzero(self.population.waiting & ~self._offered)[:n]
+        self._offered[rows] = True
+        return rows
+
+    def refuse(self, rows: np.ndarray) -> None:
+        self.population.refusals[rows] += 1
+        self.month_log["refused"] += len(rows)
+        self.month_log["refused_hardest"] += np.count_nonzero(
+            self.population.segment[rows] == self.hardest)
+
+    def assign(self, rows: np.ndarray, provider: Provider) -> None:
+        pop = self.population
+        pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, provider.slot, -1
+        pop.months_in_service[rows] = 0
+        pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
+        self._due[provider.slot] += self.regime.attachment_fee * len(rows)
+        provider.contract_cases += len(rows)
+
+    def intake_value(self, rows: np.ndarray, provider: Provider) -> np.ndarray:
+        """What taking each referred citizen is worth to the provider over its horizon (GBP)."""
+        pop, sc = self.population, self.scenario_config
+        seg = pop.segment[rows]
+        mission = np.full(len(rows), provider.effective_mission)
+        months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
+        value, _ = plan(self._mean[provider.slot][seg], pop.recorded_need[rows],
+                        self._values[provider.slot][seg], mission, self.outcome_price(seg),
+                        months, self._terms)
+        monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
+        return months * monthly + (1 - mission) * self.regime.attachment_fee
+
+    def outcome_price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
+        if self.regime.model != "outcomes":
+            return np.zeros(len(segment))
+        price = self.regime.prices(self.world.n_segments)[segment]
+        return price if paid is None else np.where(paid, 0.0, price)
+
+    # --- service -----------------------------------------------------------------------------
+
+    def prepare_beliefs(self) -> None:
+        """Each provider's posterior and value estimates, and this month's payment terms."""
+        self._mean, self._sd = beliefs.posterior(self.world.prior_mean, self.world.prior_sd,
+                                                 self.regime.prior_weight, self.own + self.external)
+        self._values = beliefs.value_estimate(self.professional_values, self.voice_sum, self.voice_n,
+                                              self.pseudo_reports)
+        sigma = max(self.world.obs_sd, 0.01)
+        self._terms = Terms.now(self.scenario_config, self.regime, sigma)
+        self._due = np.zeros(len(self.slots))
+
+    def serve(self, month: int) -> np.ndarray:
+        """Approach choice, effort and parking for every case; returns each slot's costs (GBP)."""
+        pop, sc = self.population, self.scenario_config
+        cases = np.flatnonzero(pop.in_service)
+        slot, seg = pop.provider[cases], pop.segment[cases]
+        mission = np.array([p.effective_mission if p else 0.0 for p in self.slots])[slot]
+        months = np.minimum(sc.providers.horizon,
+                            sc.population.max_service_months - pop.months_in_service[cases])
+        price = self.outcome_price(seg, pop.paid[cases])
+        values = self._values[slot, seg]
+        need = pop.recorded_need[cases]
+
+        review = sc.providers.approach_review_months
+        choose = (pop.approach[cases] < 0) | (
+            (pop.months_in_service[cases] > 0) & (pop.months_in_service[cases] % review == 0))
+        if choose.any():
+            c = choose
+            sample = self._mean[slot[c], seg[c]] + self._sd[slot[c], seg[c]] * self.rng.standard_normal(
+                (np.count_nonzero(c), *self.shape[1:]))
+            value, _ = plan(sample, need[c], values[c], mission[c], price[c], months[c], self._terms)
+            pop.approach[cases[c]] = value.argmax(axis=1)
+
+        approach = pop.approach[cases]
+        value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms)
+        # parking is a decision about the case: no approach is believed worth its cost
+        parked = value.max(axis=1) < parking_value(mission, self._terms)
+        effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])
+        pop.parked[cases] = parked
+        pop.effort[:] = 0.0
+        pop.effort[cases] = effort
+
+        t = self._terms
+        case_cost = t.admin_cost + np.where(
+            parked, 0.0, APPROACH_COST[approach]
+            + effort_cost(effort, t.baseline_effort, t.effort_cost, t.substitution))
+        costs = np.bincount(slot, weights=case_cost, minlength=len(self.slots))
+        overhead = np.array([sc.providers.overhead if p else 0.0 for p in self.slots])
+        return costs + overhead
+
+    # --- needs, observation, learning ----------------------------------------------------------
+
+    def live(self, month: int) -> None:
+        """Needs move; providers learn from what they record; voice is heard."""
+        pop, w = self.population, self.world
+        served = pop.in_service & ~pop.parked
+        approach = np.where(served, pop.approach, 0)
+        effect = np.where(served[:, None], w.truth[pop.segment, approach] * pop.effort, 0.0)
+        shock = w.noise(pop.id, month, SHOCK) * w.shock_sd
+        without = np.clip(pop.need + w.need_drift + shock, 0.0, 1.0)
+        new_need = next_need(pop.need, w.need_drift, shock, effect)
+        gain = np.einsum("ik,ik->i", without - new_need, pop.values)
+        self.month_log["gain"] = float(gain.sum())
+        self.gain_total += self.month_log["gain"]
+        old_record, old_need = pop.recorded_need, pop.need
+        pop.need = new_need
+        pop.recorded_need = self.record(new_need, pop.id)
+        self.month_drop = np.where(pop.in_service[:, None], old_record - pop.recorded_need, 0.0)
+        self.learn(served, old_need, old_record, approach)
+        pop.waited[pop.waiting] += 1
+        pop.months_in_service[pop.in_service] += 1
+        if self.regime.citizen_voice:
+            self.hear_voice(np.flatnonzero(pop.in_service), month, to_providers=True)
+
+    def learn(self, served: np.ndarray, old_need: np.ndarray, old_record: np.ndarray,
+              approach: np.ndarray) -> None:
+        """Providers learn from recorded changes on the domains they record; reports go up.
+
+        A provider learns from a domain its assessment shows the citizen needs help with (a need
+        away from 0 and 1, where bounds would distort the change). Selecting on the assessed need,
+        not on the noisy record, keeps the estimate unbiased.
+        """
+        pop, w = self.population, self.world
+        seen = (served[:, None] & self.regime.recorded[None, :] & (old_need > NEED_SEEN)
+                & (old_need < 1.0 - NEED_SEEN))
+        rows, k = np.nonzero(seen)
+        slot, seg, a = pop.provider[rows], pop.segment[rows], approach[rows]
+        z = w.need_drift - (pop.recorded_need[rows, k] - old_record[rows, k])
+        e = pop.effort[rows, k]
+        cell = np.ravel_multi_index((slot, seg, a, k), self.own.shape[:-1])
+        new = beliefs.accumulate(self.own.shape[:-1], cell, e, z, w.obs_sd)
+        self.own += new
+        covered = self.regime.covered
+        reports = new * covered[:, None]
+        self.reported += reports
+        self.commissioner.reports += reports.sum(axis=0)
+        to_com = covered[k]
+        if to_com.any():
+            mean, _ = self.commissioner.beliefs()
+            resid = z[to_com] - mean[seg[to_com], a[to_com], k[to_com]] * e[to_com]
+            self.commissioner.residual_ss += float(resid @ resid)
+            self.commissioner.residual_n += len(resid)
+
+    def hear_voice(self, rows: np.ndarray, month: int, to_providers: bool) -> None:
+        """Citizens report what matters to them (with noise); the commissioner, and their provider,
+        hear it.
+        """
+        pop = self.population
+        report = np.clip(pop.values[rows] + VOICE_SD * self.world.noise(pop.id[rows], month, VOICE),
+                         0.0, None)
+        seg = pop.segment[rows]
+        n_seg, n_dom = self.world.n_segments, self.world.n_domains
+        flat = np.repeat(seg * n_dom, n_dom) + np.tile(np.arange(n_dom), len(rows))
+        by_segment = np.bincount(flat, weights=report.ravel(), minlength=n_seg * n_dom)
+        self.commissioner.voice_sum += by_segment.reshape(n_seg, n_dom)
+        self.commissioner.voice_n += np.bincount(seg, minlength=n_seg)
+        if to_providers:
+            slot = pop.provider[rows]
+            cells = (len(self.slots), n_seg, n_dom)
+            flat = np.repeat((slot * n_seg + seg) * n_dom, n_dom) + np.tile(np.arange(n_dom), len(rows))
+            self.voice_sum += np.bincount(flat, weights=report.ravel(),
+                                          minlength=int(np.prod(cells))).reshape(cells)
+            self.voice_n += np.bincount(slot * n_seg + seg, minlength=cells[0] * n_seg
+                                        ).reshape(cells[:2])
+
+    # --- reporting, payment, audit -------------------------------------------------------------
+
+    def report_and_pay(self, costs: np.ndarray) -> None:
+        pop, regime, com = self.population, self.regime, self.commissioner
+        sc = self.scenario_config
+        n_slots = len(self.slots)
+        active = np.array([p is not None for p in self.slots])
+        cases = pop.in_service
+        met = cases & meets_measure(pop.recorded_need, regime.measure_weights,
+                                    regime.measure_threshold)
+        open_cases = cases & ~pop.paid
+        truthful = open_cases & met
+        cash = np.array([p.cash if p else 0.0 for p in self.slots])
+        mission = np.array([p.mission if p else 1.0 for p in self.slots])
+        stress = (cash < sc.providers.start_cash / 2).astype(float)
+        self._pressure = pressure(regime.payment_at_risk, regime.league_tables, stress)
+        chance = gaming_probability(sc.providers.gaming_propensity, self._pressure, mission)
+        slot_of = np.where(cases, pop.provider, 0)
+        gamed = open_cases & ~met & (self.rng.random(len(pop)) < chance[slot_of])
+        reported = truthful | gamed
+        pop.paid |= reported
+        pop.gamed |= gamed
+        per_slot = np.bincount(pop.provider[reported], minlength=n_slots)
+        for provider in self.providers:
+            provider.contract_outcomes += int(per_slot[provider.slot])
+
+        due = self._due
+        if regime.model == "outcomes":
+            due += np.bincount(pop.provider[reported], weights=self.outcome_price(pop.segment[reported]),
+                               minlength=n_slots)
+        elif regime.model == "distance_travelled":
+            drop = np.clip(self.month_drop @ regime.measure_weights, 0.0, None)
+            due += np.bincount(pop.provider[cases], weights=regime.improvement_price * drop[cases],
+                               minlength=n_slots)
+        elif regime.model == "fee_for_service":
+            due += regime.fee_per_month * np.bincount(pop.provider[cases], minlength=n_slots)
+        else:
+            due += regime.grant_per_place * np.array([p.capacity if p else 0 for p in self.slots])
+        due += regime.shared_risk * np.clip(costs - due, 0.0, None) * active
+        paid = com.pay(due)
+        scale = paid.sum() / due.sum() if due.sum() > 0 else 1.0
+
+        audited = self.rng.random(len(pop)) < regime.audit_rate
+        exposed = regime.citizen_voice & (self.rng.random(len(pop)) < regime.voice_check)
+        detected = gamed & (audited | exposed)
+        pop.paid[detected] = pop.gamed[detected] = False
+        clawback = np.zeros(n_slots)
+        if regime.clawback and regime.model == "outcomes":
+            clawback = np.bincount(pop.provider[detected],
+                                   weights=scale * self.outcome_price(pop.segment[detected]),
+                                   minlength=n_slots)
+        com.claw_back(float(clawback.sum()))
+        caught = np.bincount(pop.provider[detected], minlength=n_slots)
+
+        self.month_log.update(reports=float(reported.sum()), false_reports=float(gamed.sum()),
+                              detected=float(detected.sum()), clawback=float(clawback.sum()),
+                              spend=float(paid.sum() - clawback.sum()))
+        self.counts["outcomes"] += reported.sum()
+        self.counts["false_reports"] += gamed.sum()
+        self.counts["detected"] += detected.sum()
+        self.counts["provider_received"] += float(paid.sum() - clawback.sum())
+        for provider in self.providers:
+            provider.sanctioned = False
+            provider.settle(float(paid[provider.slot] - clawback[provider.slot]),
+                            float(costs[provider.slot]))
+            if caught[provider.slot]:
+                self.sanction(provider)
+        for provider in self.providers:
+            if provider.cash < 0:
+                self.fail(provider)
+
+    # --- learning together ---------------------------------------------------------------------
+
+    def exchange(self, forum: bool) -> None:
+        """Sharing providers add what they learnt to the pool; attendees (everyone, with open data)
+        receive it. Each receiver's external evidence excludes its own contribution.
+        """
+        regime, sc = self.regime, self.scenario_config
+        sharers = [p for p in self.providers if p.will_share()]
+        for p in sharers:
+            self.pool += self.own[p.slot] - self.contributed[p.slot]
+            self.contributed[p.slot] = self.own[p.slot]
+            p.shared = p.ever_shared = True
+        receivers = self.providers if regime.open_data else sharers
+        covered = regime.covered[:, None]
+        for p in receivers:
+            from_pool = self.pool - self.contributed[p.slot]
+            if regime.open_data:
+                from_reports = self.commissioner.reports - self.reported[p.slot]
+                self.external[p.slot] = np.where(covered, from_reports, from_pool)
+            else:
+                self.external[p.slot] = from_pool
+        if regime.open_data or regime.forum_commissioner:
+            self.commissioner.pool_view = self.pool.copy()
+        if forum:
+            for p in sharers:
+                p.trust += sc.providers.trust_gain * (1.0 - p.trust)
+            if regime.forum_citizens:
+                self.hear_voice(np.flatnonzero(self.population.in_service), int(round(self.time)),
+                                to_providers=False)
+                self.voice_sum[:] = self.commissioner.voice_sum
+                self.voice_n[:] = self.commissioner.voice_n
+
+    def update_mission(self) -> None:
+        """Mission rises with trust under a shared purpose and falls under punitive management."""
+        p, regime = self.scenario_config.providers, self.regime
+        for provider in self.providers:
+            punitive = min(1.0, float(regime.league_tables) + float(provider.sanctioned))
+            provider.mission += p.mission_rate * (
+                regime.shared_purpose * provider.trust * (1.0 - provider.mission)
+                - punitive * provider.mission)
+            provider.mission = float(np.clip(provider.mission, 0.0, 1.0))
+
+    def forget(self, factor: float) -> None:
+        for arr in (self.own, self.external, self.contributed, self.reported, self.pool,
+                    self.voice_sum, self.voice_n):
+            arr *= factor
+        self.commissioner.forget(factor)
+
+    # --- measures ----------------------------------------------------------------------------
+
+    def segment_mean(self, per_segment: np.ndarray) -> np.ndarray:
+        """Average a per-segment quantity (S, ...) over segments, weighted by arrivals."""
+        return np.tensordot(self.world.segment_mix, per_segment, axes=1)
+
+    def knowledge(self, mean: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decision quality and belief error of beliefs ``mean`` (..., S, A, K)."""
+        w = self.world
+        quality = beliefs.decision_quality(mean, values, w.truth, w.value_pattern, w.need_pattern,
+                                           w.segment_mix)
+        return quality, beliefs.belief_error(mean, w.truth)
+
+    def measure(self) -> dict[str, float]:
+        """Every per-month measure of the model card, as one flat dict."""
+        pop, regime, com = self.population, self.regime, self.commissioner
+        w = self.world
+        active = [p.slot for p in self.providers]
+        mean, sd = beliefs.posterior(w.prior_mean, w.prior_sd, regime.prior_weight,
+                                     self.own + self.external)
+        values = beliefs.value_estimate(self.professional_values, self.voice_sum, self.voice_n,
+                                        self.pseudo_reports)
+        p_quality, p_error = self.knowledge(mean, values)
+        self.knowledge_of_providers = p_quality
+        c_mean, c_sd = com.beliefs()
+        c_quality, c_error = self.knowledge(c_mean, com.believed_values())
+        # the system knows what its best-informed actor (least posterior variance) knows
+        spread = np.append((sd[active] ** 2).mean(axis=(1, 2, 3)), (c_sd**2).mean())
+        best = int(np.argmin(spread))
+        system_quality = np.append(p_quality[active], c_quality)[best]
+        system_error = np.append(p_error[active], c_error)[best]
+        wellbeing = pop.wellbeing
+        hardest = pop.segment == self.hardest
+        lightest = pop.segment == 0
+        cases = pop.in_service
+        served = cases & ~pop.parked
+        tau = regime.measure_threshold
+        met = meets_measure(pop.recorded_need, regime.measure_weights, tau)
+        measure_value = _share(cases, met | pop.gamed)
+        true_value = _share(cases, wellbeing >= 1.0 - tau)
+        spent = com.spent
+        log = self.month_log
+        providers = self.providers
+        out = {
+            "mean_wellbeing": _mean(wellbeing),
+            "hardest_wellbeing": _mean(wellbeing[hardest]),
+            "equity_gap": _mean(wellbeing[lightest]) - _mean(wellbeing[hardest]),
+            "citizens": float(len(pop)),
+            "waiting": float(np.count_nonzero(pop.waiting)),
+            "in_service": float(np.count_nonzero(cases)),
+            "served": float(np.count_nonzero(served)),
+            "parked": float(np.count_nonzero(cases & pop.parked)),
+            "parked_share": _share(cases, pop.parked),
+            "parked_share_hardest": _share(cases & hardest, pop.parked),
+            "refused": log.get("refused", 0.0),
+            "refused_hardest": log.get("refused_hardest", 0.0),
+            "waiting_share_hardest": _share(hardest, pop.waiting),
+            "arrived_total": self.counts["arrived"],
+            "resolved_total": self.counts["resolved"],
+            "timed_out_total": self.counts["timed_out"],
+            "unserved_total": self.counts["unserved"],
+            "measure_value": measure_value,
+            "true_outcome": true_value,
+            "goodhart_gap": measure_value - true_value,
+            "gaming_rate": log.get("false_reports", 0.0) / max(log.get("reports", 0.0), 1.0),
+            "false_reports": log.get("false_reports", 0.0),
+            "detected_gaming": log.get("detected", 0.0),
+            "commissioner_knowledge": float(c_quality),
+            "provider_knowledge": _mean(p_quality[active]),
+            "system_knowledge": float(system_quality),
+            "commissioner_belief_error": float(c_error),
+            "provider_belief_error": _mean(p_error[active]),
+            "system_belief_error": float(system_error),
+            "spend": log.get("spend", 0.0),
+            "spend_total": spent,
+            "wellbeing_gained_total": self.gain_total,
+            "wellbeing_per_1000": 1000.0 * self.gain_total / spent if spent > 0 else 0.0,
+            "provider_exits_total": self.counts["failures"],
+            "provider_replaced_total": self.counts["replaced"],
+            "providers": float(len(providers)),
+            "mean_trust": _mean(np.array([p.trust for p in providers])),
+            "mean_mission": _mean(np.array([p.mission for p in providers])),
+            "mean_cash": _mean(np.array([p.cash for p in providers])),
+            "measure_weight_on_domain": float(regime.measure_weights[regime.measured_index]),
+            "strategy": regime.strategy,
+        }
+        return out
+
+    def results(self) -> pd.DataFrame:
+        """The per-month measures as a tidy DataFrame: one row per month (0 = the start)."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df.insert(0, "month", np.arange(len(df)))
+        return df
+
+
+def _reporter(name: str):
+    return lambda model: model.measures[name]
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else 0.0
+
+
+def _share(of: np.ndarray, having: np.ndarray) -> float:
+    n = np.count_nonzero(of)
+    return float(np.count_nonzero(of & having) / n) if n else 0.0

@@ -1,0 +1,221 @@
+"""Providers: the Provider agent and the vectorised decisions it makes for its cases.
+
+A provider's utility for a case-month is
+
+    U = mission * wellbeing_value * expected wellbeing gain
+        + (1 - mission) * expected payment - approach cost - effort cost - admin cost.
+
+Effort across domains follows Holmstrom and Milgrom's multitask model: the cost of
+effort e around the baseline t is (c/2)(e - t)' Q (e - t) with Q = (1 - d) I + d 11'
+(d = substitution), so the best response to marginal benefits b is
+e = t + Q^-1 b / c, clipped to [0, max_effort]. A paid-for measure on one domain
+raises b there only, and through d pulls effort from the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+from scipy.special import ndtr
+
+from sim.regime import Regime
+from sim.scenario import Scenario
+from sim.world import APPROACH_COST
+
+
+def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
+                    max_effort: float) -> np.ndarray:
+    """Best effort per domain for marginal benefits ``benefit`` (..., K), in closed form.
+
+    Uses Q^-1 = (I - d/(1 - d + K d) 11') / (1 - d) for Q = (1 - d) I + d 11'.
+    """
+    k, d = benefit.shape[-1], substitution
+    total = benefit.sum(axis=-1, keepdims=True)
+    raw = baseline + (benefit - d / (1.0 - d + k * d) * total) / (cost * (1.0 - d))
+    return np.clip(raw, 0.0, max_effort)
+
+
+def effort_cost(effort: np.ndarray, baseline: float, cost: float, substitution: float) -> np.ndarray:
+    """(c/2)(e - t)' Q (e - t) for every case, summing over the last axis."""
+    x = effort - baseline
+    d = substitution
+    return 0.5 * cost * ((1.0 - d) * (x * x).sum(axis=-1) + d * x.sum(axis=-1) ** 2)
+
+
+def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndarray,
+                      sigma: float) -> np.ndarray:
+    """Chance that a measured need falls by ``gap`` within ``months``, at a mean fall per month."""
+    return ndtr((months * monthly_fall - gap) / (sigma * np.sqrt(months)))
+
+
+def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndarray) -> np.ndarray:
+    """Monthly chance of reporting a false outcome: more under pressure, less with mission."""
+    return propensity * pressure * (1.0 - mission)
+
+
+def pressure(payment_at_risk: float, league_tables: bool, cash_stress: np.ndarray) -> np.ndarray:
+    """Pressure on each provider in [0, 1]: the share of income at risk, amplified by public
+    rankings and by a cash reserve below half its starting level (each adds a third).
+    """
+    return payment_at_risk * (1.0 + float(league_tables) + cash_stress) / 3.0
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a provider weighs for every case this month: the payment terms and its costs."""
+
+    payment_model: str
+    fee: float
+    improvement_price: float
+    measure_weights: np.ndarray
+    threshold: float
+    drift: float
+    sigma: float
+    horizon: int
+    wellbeing_value: float
+    effort_cost: float
+    substitution: float
+    baseline_effort: float
+    max_effort: float
+    admin_cost: float
+
+    @classmethod
+    def now(cls, scenario: Scenario, regime: Regime, sigma: float) -> Terms:
+        p = scenario.providers
+        return cls(regime.model, regime.fee_per_month, regime.improvement_price,
+                   regime.measure_weights, regime.measure_threshold, scenario.population.need_drift,
+                   sigma, p.horizon, p.wellbeing_value, p.effort_cost, p.substitution,
+                   p.baseline_effort, p.max_effort, p.admin_cost)
+
+
+def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
+         outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Value and best effort of every approach for every case.
+
+    Args:
+        effect: believed (or sampled) effect per case, approach and domain (n, A, K).
+        need: recorded needs (n, K).
+        values: what the provider believes each case values (n, K).
+        mission: the provider's mission for each case (n,).
+        outcome_price: price still to be earned on the measure for each case (n,), 0 if none.
+        months_left: months the provider looks ahead for each case (n,).
+        terms: payment terms and costs.
+
+    Returns:
+        value (n, A) in GBP per month, and effort (n, A, K).
+    """
+    w = terms.measure_weights
+    m = mission[:, None, None]
+    months = np.maximum(months_left, 1)[:, None]
+    gain_per_effort = terms.wellbeing_value * (values * (need > 0.05))[:, None, :] * effect
+    gap = (need @ w - terms.threshold)[:, None]
+    if terms.payment_model == "outcomes":
+        fall0 = (effect * terms.baseline_effort) @ w - terms.drift
+        z0 = (months * fall0 - gap) / (terms.sigma * np.sqrt(months))
+        density = np.exp(-0.5 * z0**2) / np.sqrt(2 * np.pi)
+        pay_slope = (outcome_price[:, None] * density / (terms.sigma * np.sqrt(months)))[..., None]
+        pay_per_effort = pay_slope * effect * w
+    elif terms.payment_model == "distance_travelled":
+        pay_per_effort = terms.improvement_price * effect * w
+    else:
+        pay_per_effort = np.zeros_like(effect)
+    effort = effort_response(m * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
+                             terms.effort_cost, terms.substitution, terms.max_effort)
+    wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
+    if terms.payment_model == "outcomes":
+        fall = (effect * effort) @ w - terms.drift
+        payment = outcome_price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
+    elif terms.payment_model == "distance_travelled":
+        payment = terms.improvement_price * (effect * effort) @ w
+    elif terms.payment_model == "fee_for_service":
+        payment = np.full(wellbeing_part.shape, terms.fee)
+    else:
+        payment = np.zeros_like(wellbeing_part)
+    mission = mission[:, None]
+    value = (mission * wellbeing_part + (1 - mission) * payment - APPROACH_COST
+             - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution)
+             - terms.admin_cost)
+    return value, effort
+
+
+def parking_value(mission: np.ndarray, terms: Terms) -> np.ndarray:
+    """Value of keeping a case on the books with no real service (GBP per month)."""
+    fee = terms.fee if terms.payment_model == "fee_for_service" else 0.0
+    return (1 - mission) * fee - terms.admin_cost
+
+
+class Provider(mesa.Agent):
+    """A charity or firm holding a contract to support citizens.
+
+    Attributes:
+        slot: the provider's row in the model's belief arrays (reused by an entrant that replaces it).
+        mission: weight on citizens' wellbeing against payment, in [0, 1].
+        trust: trust between this provider and the commissioner, in [0, 1].
+        cash: cash reserve (GBP); below zero the provider fails and leaves.
+        capacity: caseload places.
+        shared: whether it shared what it learnt at the last forum.
+        contract_outcomes, contract_cases: reported outcomes and cases taken in this contract.
+    """
+
+    def __init__(self, model: mesa.Model, slot: int, mission: float, scenario: Scenario) -> None:
+        super().__init__(model)
+        p = scenario.providers
+        self.slot = slot
+        self.mission = mission
+        self.trust = p.initial_trust
+        self.cash = p.start_cash
+        self.capacity = p.capacity
+        self.shared = False
+        self.sanctioned = False
+        self.ever_shared = False
+        self.contract_outcomes = 0
+        self.contract_cases = 0
+        self.income = 0.0
+        self.costs = 0.0
+
+    @property
+    def effective_mission(self) -> float:
+        """Mission as it shows in decisions: a provider running out of cash acts commercially.
+
+        Scaled by the cash reserve relative to the starting reserve (capped at one), so a provider
+        near failure cuts effort and parks cases rather than spend its way out of business.
+        """
+        reserve = self.model.scenario_config.providers.start_cash
+        solvency = 1.0 if reserve <= 0 else min(max(self.cash / reserve, 0.0), 1.0)
+        return self.mission * solvency
+
+    @property
+    def caseload(self) -> int:
+        return int(np.count_nonzero(self.model.population.provider == self.slot))
+
+    @property
+    def knowledge(self) -> float:
+        return float(self.model.knowledge_of_providers[self.slot])
+
+    def intake(self) -> None:
+        """Take cases from the queue: in order, or (where selection is allowed) the most valuable."""
+        free = self.capacity - self.caseload
+        if free <= 0:
+            return
+        regime = self.model.regime
+        if not regime.selection_allowed:
+            self.model.assign(self.model.referrals(free), self)
+            return
+        rows = self.model.referrals(int(np.ceil(regime.referrals_per_place * free)))
+        value = self.model.intake_value(rows, self)
+        order = np.argsort(-value, kind="stable")
+        chosen = order[:free][value[order[:free]] >= 0]
+        refused = np.setdiff1d(np.arange(len(rows)), chosen)
+        self.model.refuse(rows[refused])
+        self.model.assign(rows[chosen], self)
+
+    def will_share(self) -> bool:
+        """Share at a forum when trust makes it worth it."""
+        return self.trust >= self.model.regime.share_threshold
+
+    def settle(self, income: float, costs: float) -> None:
+        self.income, self.costs = income, costs
+        self.cash += income - costs

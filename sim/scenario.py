@@ -1,0 +1,452 @@
+"""Scenario: the validated description of one simulated system.
+
+A scenario has five sections: ``population`` (the citizens), ``context`` (how
+uncertain cause and effect are, how much providers control outcomes), ``world``
+(the hidden truth's scales), ``providers`` and ``regime`` (the seven
+accountability levers, the payment model and re-tendering). Every field has a
+description, a unit where one applies, a default and an allowed range.
+
+Scenario files are TOML with the same sections. A regime file and a context
+file combine by merging their sections, and any field can be overridden with a
+dotted name (``context.uncertainty=0.8``) or, since every field name is unique,
+with its bare name (``uncertainty=0.8``).
+
+This module does no terminal output: bad input raises ``ScenarioError`` with one
+readable line; the command line decides how to show it.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DOMAINS = ("employment", "housing", "health", "social")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run, with one line saying why."""
+
+
+def field(default: Any, description: str, *, unit: str | None = None, **limits: Any) -> Any:
+    """A schema field with its description, unit and allowed range."""
+    extra = {"unit": unit} if unit else None
+    return Field(default, description=description, json_schema_extra=extra, **limits)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Population(Section):
+    """The citizens: how many, how they arrive, what they need."""
+
+    n_citizens: int = field(1000, "Citizens present at the start (all waiting for a service).",
+                            unit="citizens", ge=1, le=10_000_000)
+    arrival_rate: float = field(0.03, "New citizens arriving each month, as a share of n_citizens.",
+                                unit="share per month", ge=0.0, le=1.0)
+    segment_mix: list[float] = field(
+        [0.25, 0.2, 0.18, 0.15, 0.12, 0.10],
+        "Share of arrivals in each segment, from 'one light need' to 'many severe needs' "
+        "(the last segment is the hardest to help). Normalised to sum to one.",
+        min_length=2, max_length=12)
+    need_drift: float = field(0.006, "Monthly rise of every need without support.",
+                              unit="need per month", ge=0.0, le=0.1)
+    value_concentration: float = field(
+        8.0, "How closely a citizen's value weights follow their segment's typical pattern "
+        "(Dirichlet concentration; low = very heterogeneous).", ge=0.5, le=1000.0)
+    max_wait_months: int = field(12, "Months a citizen waits for a place before leaving unserved.",
+                                 unit="months", ge=1, le=120)
+    max_service_months: int = field(24, "Longest spell in service before the case is closed.",
+                                    unit="months", ge=1, le=240)
+    resolved_need: float = field(0.15, "A citizen whose every need is below this level exits resolved.",
+                                 unit="need", ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _mix_positive(self) -> Population:
+        if any(s < 0 for s in self.segment_mix) or sum(self.segment_mix) <= 0:
+            raise ValueError("segment_mix must be non-negative with a positive sum")
+        return self
+
+
+class Context(Section):
+    """Ebrahim's two contingency factors for the place and service modelled."""
+
+    name: str = field("moderate", "A short name for the context.")
+    description: str = field("", "One line saying what the context is.")
+    uncertainty: float = field(0.4, "Cause-effect uncertainty: how far local true effects depart from "
+                               "the published evidence and how fast they drift (0 = the evidence is "
+                               "exactly right and stable).", ge=0.0, le=1.0)
+    control: float = field(0.6, "Control over outcomes: the share of outcome variance caused by "
+                           "providers' actions rather than by exogenous shocks.", ge=0.05, le=1.0)
+
+
+class World(Section):
+    """Scales of the hidden truth."""
+
+    effect_scale: float = field(0.035, "Monthly fall in a need from one unit of effort with a "
+                                "well-matched approach, in the published evidence.",
+                                unit="need per unit effort per month", gt=0.0, le=0.5)
+    departure_sd: float = field(2.0, "Spread of local true effects around the published evidence at "
+                                "uncertainty 1, as a multiple of effect_scale.", ge=0.0, le=5.0)
+    drift_speed: float = field(0.02, "Monthly mean reversion of the drifting truth at uncertainty 1 "
+                               "(higher = faster change).", unit="per month", ge=0.0, le=1.0)
+    measurement_sd: float = field(0.04, "Noise in a recorded need score.", unit="need", ge=0.0, le=0.5)
+    prior_sd: float = field(0.6, "Standard deviation of the published evidence about each effect, as a "
+                            "multiple of effect_scale.", gt=0.0, le=5.0)
+
+
+class Providers(Section):
+    """The provider market."""
+
+    n_providers: int = field(8, "Providers holding contracts.", unit="providers", ge=1, le=100_000)
+    capacity: int = field(75, "Caseload places per provider.", unit="citizens", ge=1, le=1_000_000)
+    mission_mean: float = field(0.5, "Mean initial mission: the weight a provider puts on citizens' "
+                                "wellbeing against payment.", ge=0.0, le=1.0)
+    mission_spread: float = field(0.15, "Spread of initial mission across providers.", ge=0.0, le=0.5)
+    effort_cost: float = field(600.0, "Cost scale c of effort: one unit of effort on one domain for "
+                               "one citizen-month costs c/2.", unit="GBP", gt=0.0, le=1e6)
+    substitution: float = field(0.3, "Substitution d between domains in the effort cost "
+                                "(Holmstrom-Milgrom): effort on one domain raises the marginal cost "
+                                "of the others.", ge=0.0, le=0.95)
+    baseline_effort: float = field(0.25, "Effort a provider gives each domain of an active case "
+                                   "without any incentive (professional norm).",
+                                   unit="effort", ge=0.0, le=2.0)
+    max_effort: float = field(3.0, "Most effort on one domain for one citizen-month.",
+                              unit="effort", gt=0.0, le=20.0)
+    wellbeing_value: float = field(50000.0, "What a fully mission-driven provider would pay for one "
+                                   "unit of a citizen's wellbeing.", unit="GBP", ge=0.0, le=1e7)
+    start_cash: float = field(150000.0, "Cash reserve of a provider when it starts a contract.",
+                              unit="GBP", ge=0.0, le=1e9)
+    overhead: float = field(3000.0, "Fixed monthly running cost of a provider.", unit="GBP per month",
+                            ge=0.0, le=1e8)
+    admin_cost: float = field(40.0, "Monthly cost of keeping a case on the books (parked cases "
+                              "cost only this).", unit="GBP per month", ge=0.0, le=1e5)
+    forgetting: float = field(0.95, "Monthly weight kept on old observations in every posterior "
+                              "(1 = never forget; lower tracks drift faster).", ge=0.5, le=1.0)
+    gaming_propensity: float = field(0.03, "Monthly chance of reporting a false outcome for a case that "
+                                     "missed the measure, for a provider at full pressure and zero "
+                                     "mission.", unit="per case-month", ge=0.0, le=1.0)
+    initial_trust: float = field(0.5, "Trust between the commissioner and a provider when a contract "
+                                 "starts.", ge=0.0, le=1.0)
+    trust_gain: float = field(0.06, "Rise of trust (towards 1) at each learning forum a provider "
+                              "attends.", ge=0.0, le=1.0)
+    trust_loss: float = field(0.15, "Fall of trust (towards 0) at each sanction: a clawback, detected "
+                              "gaming, or a termination seen by the remaining providers.",
+                              ge=0.0, le=1.0)
+    mission_rate: float = field(0.03, "Monthly pull of mission up towards 1 under a shared purpose "
+                                "(scaled by trust) and down under punitive management.",
+                                ge=0.0, le=1.0)
+    horizon: int = field(12, "Months ahead a provider looks when valuing a case.", unit="months",
+                         ge=1, le=120)
+    approach_review_months: int = field(6, "A case's approach is re-chosen (Thompson sampling) at "
+                                        "intake and every this many months.", unit="months",
+                                        ge=1, le=240)
+
+
+class PaymentSettings(Section):
+    """How the commissioner pays providers."""
+
+    model: Literal["outcomes", "distance_travelled", "fee_for_service", "block_grant"] = field(
+        "fee_for_service", "Payment model: payment by results on the measure ('outcomes'), a linear "
+        "payment on measured improvement ('distance_travelled'), a fee per case-month, or a block "
+        "grant per caseload place.")
+    outcome_price: float = field(3500.0, "Price of one outcome (a case first meeting the measure).",
+                                 unit="GBP", ge=0.0, le=1e7)
+    improvement_price: float = field(4000.0, "Price per unit fall in the measured need "
+                                     "('distance_travelled').", unit="GBP per unit need",
+                                     ge=0.0, le=1e7)
+    differential_prices: bool = field(False, "Outcome prices rise with the segment's severity.")
+    price_ratio_hardest: float = field(3.0, "With differential prices: price for the hardest-to-help "
+                                       "segment over that for the lightest.", ge=1.0, le=50.0)
+    attachment_fee: float = field(0.0, "Fee paid when a provider takes on a case.", unit="GBP",
+                                  ge=0.0, le=1e6)
+    fee_per_month: float = field(400.0, "Fee per case-month ('fee_for_service').",
+                                 unit="GBP per case-month", ge=0.0, le=1e6)
+    grant_per_place: float = field(400.0, "Block grant per caseload place per month.",
+                                   unit="GBP per place-month", ge=0.0, le=1e6)
+    selection_allowed: bool = field(False, "Providers may refuse referrals (and so cream).")
+    budget_per_month: float = field(250000.0, "The commissioner's budget each month.",
+                                    unit="GBP per month", gt=0.0, le=1e12)
+    allow_overspend: bool = field(False, "Payments may exceed the monthly budget; otherwise they are "
+                                  "scaled down pro rata.")
+    audit_rate: float = field(0.05, "Share of reported outcomes audited each month.", ge=0.0, le=1.0)
+    clawback: bool = field(True, "Payments for outcomes found to be false are recovered.")
+    shared_risk: float = field(0.0, "Shared responsibility: the share of a provider's monthly deficit "
+                               "that the commissioner covers.", ge=0.0, le=1.0)
+
+
+class RegimeSettings(Section):
+    """The seven accountability levers, the payment model and re-tendering."""
+
+    name: str = field("custom", "A short name for the regime.")
+    description: str = field("", "One line saying what the regime is.")
+    # 1. systems perspective
+    data_coverage: Literal["metric_counts", "metric_domain", "all_domains"] = field(
+        "metric_counts", "Lever 1, systems perspective: what data reaches the commissioner: outcome "
+        "counts per provider, case-level data on the measured domain, or on every domain.")
+    citizen_voice: bool = field(False, "Lever 1: citizens' own reports of change are collected.")
+    # 2. shared purpose
+    shared_purpose: float = field(0.0, "Lever 2: strength of the shared purpose that raises providers' "
+                                  "mission as trust grows.", ge=0.0, le=1.0)
+    # 3. informed judgement
+    forum_interval: int = field(0, "Lever 3: months between learning forums (0 = no forums).",
+                                unit="months", ge=0, le=240)
+    forum_commissioner: bool = field(True, "Lever 3: the commissioner attends forums.")
+    forum_citizens: bool = field(False, "Lever 3: citizens attend forums (their voice is shared).")
+    share_threshold: float = field(0.4, "Lever 3: trust a provider needs before it shares what it has "
+                                   "learnt at a forum.", ge=0.0, le=1.0)
+    voice_check: float = field(0.3, "Lever 1: chance that citizens' own reports expose a false outcome "
+                               "report (only where voice is collected).", ge=0.0, le=1.0)
+    # 4. legitimate measures
+    measure: Literal["threshold", "composite"] = field(
+        "threshold", "Lever 4: the paid-for measure is a threshold on one domain, or on a composite "
+        "weighted by what citizens value.")
+    measured_domain: str = field("employment", "Lever 4: the domain of a 'threshold' measure.")
+    measure_threshold: float = field(0.25, "Lever 4: a case meets the measure when its measured need is "
+                                     "at or below this level.", unit="need", ge=0.0, le=1.0)
+    # 5. review goals
+    review_interval: int = field(0, "Lever 5: months between reviews of the measure's weights "
+                                 "(0 = never).", unit="months", ge=0, le=240)
+    review_rate: float = field(0.5, "Lever 5: how far each review moves the weights towards what the "
+                               "commissioner has learnt citizens value.", ge=0.0, le=1.0)
+    # 6. context-led
+    context_led: bool = field(False, "Lever 6: the commissioner estimates uncertainty and control from "
+                              "its own data and picks its approach by Ebrahim's contingency.")
+    # 7. nuanced evidence
+    prior_weight: float = field(1.0, "Lever 7: weight of the published evidence against local "
+                                "learning (multiplies the prior's precision).", ge=0.01, le=100.0)
+    open_data: bool = field(False, "Lever 7: everything pooled is published to every actor.")
+    # pressure and market
+    league_tables: bool = field(False, "Providers are ranked publicly on the measure (adds pressure).")
+    contract_months: int = field(36, "Contract length: re-tendering happens every this many months.",
+                                 unit="months", ge=1, le=600)
+    retender_rule: Literal["none", "replace_bottom", "keep_learners"] = field(
+        "replace_bottom", "At re-tendering: keep everyone, replace the lowest scorers on the measure, or "
+        "keep providers that share and replace the lowest scorers among the rest.")
+    referrals_per_place: float = field(2.0, "Referrals a provider may choose from per free place when "
+                                       "selection is allowed.", ge=1.0, le=100.0)
+    replace_share: float = field(0.25, "Share of providers replaced at re-tendering.", ge=0.0, le=1.0)
+    payment: PaymentSettings = Field(default_factory=PaymentSettings)
+
+    @field_validator("measured_domain")
+    @classmethod
+    def _domain_known(cls, value: str) -> str:
+        if value not in DOMAINS:
+            raise ValueError(f"unknown domain; allowed: one of {', '.join(DOMAINS)}")
+        return value
+
+
+class Scenario(Section):
+    """Everything one run needs, validated."""
+
+    population: Population = Field(default_factory=Population)
+    context: Context = Field(default_factory=Context)
+    world: World = Field(default_factory=World)
+    providers: Providers = Field(default_factory=Providers)
+    regime: RegimeSettings = Field(default_factory=RegimeSettings)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A copy with fields replaced, by dotted path or by bare field name."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            _set_path(data, resolve_field(key), value)
+        return _validate(data, source="overrides")
+
+    def summary(self) -> dict[str, Any]:
+        """The resolved parameters as plain JSON-able data."""
+        return json.loads(self.model_dump_json())
+
+
+# --- field paths -----------------------------------------------------------------------------------
+
+def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str, Any]:
+    """Every leaf field as ``{dotted.path: FieldInfo}``."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.update(field_paths(ann, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = info
+    return out
+
+
+def resolve_field(key: str) -> str:
+    """The dotted path of a field named by path or by a bare name that only one section uses."""
+    paths = field_paths()
+    if key in paths:
+        return key
+    matches = [p for p in paths if p.rsplit(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ScenarioError(f"field '{key}' is ambiguous: say {' or '.join(matches)}")
+    raise ScenarioError(f"unknown field '{key}' (see `commsim fields` for the list)")
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def allowed(info: Any) -> str:
+    """The allowed values of a field, in words."""
+    import typing
+
+    args = typing.get_args(info.annotation)
+    if typing.get_origin(info.annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    lo = hi = None
+    lo_open = hi_open = False
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            lo = m.ge
+        if getattr(m, "gt", None) is not None:
+            lo, lo_open = m.gt, True
+        if getattr(m, "le", None) is not None:
+            hi = m.le
+        if getattr(m, "lt", None) is not None:
+            hi, hi_open = m.lt, True
+    kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    kind = kinds.get(info.annotation, "a list of numbers")
+    if lo is None and hi is None:
+        return kind
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    return f"{kind} in {left}{'' if lo is None else lo}, {'' if hi is None else hi}{right}"
+
+
+def unit(info: Any) -> str:
+    extra = info.json_schema_extra or {}
+    return extra.get("unit", "") if isinstance(extra, dict) else ""
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+def scenario_dirs() -> list[Path]:
+    """Where presets live: inside the installed package, or the checkout's ``scenarios/``."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (here / "scenarios", here.parent / "scenarios") if d.is_dir()]
+
+
+def preset_paths() -> dict[str, Path]:
+    """Every preset by name: regimes by file stem, contexts as ``contexts/<stem>``."""
+    found: dict[str, Path] = {}
+    for root in reversed(scenario_dirs()):
+        for path in sorted(root.rglob("*.toml")):
+            rel = path.relative_to(root).with_suffix("")
+            if rel.parts[0] == "sweeps":
+                continue
+            found[rel.as_posix()] = path
+    return found
+
+
+def find_file(name: str | Path) -> Path:
+    """A scenario file named by path or by preset name."""
+    path = Path(name)
+    if path.suffix == ".toml" and path.is_file():
+        return path
+    presets = preset_paths()
+    for key in (str(name), f"contexts/{name}"):
+        if key in presets:
+            return presets[key]
+    if path.suffix == ".toml":
+        raise ScenarioError(f"{name}: no such file")
+    raise ScenarioError(f"{name}: no such file or preset (presets: {', '.join(sorted(presets))})")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: malformed TOML: {err}") from None
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read: {err.strerror}") from None
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: sections combine, later values win."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``field=value`` with the value read as TOML (numbers, booleans, strings, lists)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected FIELD=VALUE, e.g. context.uncertainty=0.8")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word is a string: measure=composite
+    return resolve_field(key), value
+
+
+def load(*names: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Scenario:
+    """Load and merge scenario files (paths or preset names), then apply overrides.
+
+    Args:
+        names: regime and/or context files, merged in order (later sections win).
+        overrides: ``["context.uncertainty=0.8", ...]`` or ``{"uncertainty": 0.8}``.
+
+    Raises:
+        ScenarioError: one line naming the file, the field, the value and what is allowed.
+    """
+    data: dict[str, Any] = {}
+    sources = []
+    for name in names:
+        path = find_file(name)
+        sources.append(str(path))
+        data = merge(data, read_toml(path))
+    if isinstance(overrides, dict):
+        items = [(resolve_field(k), v) for k, v in overrides.items()]
+    else:
+        items = [parse_override(o) for o in overrides or []]
+    for path, value in items:
+        _set_path(data, path, value)
+    return _validate(data, source=" + ".join(sources) or "defaults")
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(f"{source}: {describe(err)}") from None
+
+
+def describe(err: ValidationError) -> str:
+    """The first validation error as 'field = value: problem; allowed: range'."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
+    paths = field_paths()
+    value = first.get("input")
+    if first["type"] == "extra_forbidden":
+        return f"unknown field '{loc}' (see `commsim fields` for the list)"
+    msg = first["msg"].removeprefix("Value error, ")
+    info = paths.get(loc)
+    if "allowed:" in msg:
+        return f"{loc} = {value!r}: {msg}"
+    if info is None:  # a whole-section check
+        return f"{loc or 'scenario'}: {msg}"
+    return f"{loc} = {value!r}: {msg}; allowed: {allowed(info)}"
+
+
+def preset_description(path: Path) -> str:
+    """The one-line description at the top of a preset (its regime or context name and text)."""
+    data = read_toml(path)
+    regime = data.get("regime", {})
+    context = data.get("context", {})
+    return regime.get("description") or context.get("description") or ""
