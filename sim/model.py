@@ -57,15 +57,16 @@ class CommissioningModel(mesa.Model):
         >>> model.results()[["mean_wellbeing", "commissioner_knowledge"]].tail(1)
     """
 
-    def __init__(self, *, scenario: Scenario | str | None = None, rng: int | None = None,
-                 **overrides: Any) -> None:
+    def __init__(self, *, scenario: Scenario | str | None = None,
+                 rng: int | np.random.SeedSequence | None = None, **overrides: Any) -> None:
         if scenario is None:
             scenario = Scenario()
         elif not isinstance(scenario, Scenario):
             scenario = load(scenario)
         if overrides:
             scenario = scenario.with_overrides(overrides)
-        world_seed, agent_seed = np.random.SeedSequence(rng).spawn(2)
+        seeds = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+        world_seed, agent_seed = seeds.spawn(2)
         super().__init__(rng=np.random.default_rng(agent_seed))
         self.scenario_config = scenario
         self.world = World(scenario, np.random.default_rng(world_seed))
@@ -100,6 +101,9 @@ class CommissioningModel(mesa.Model):
         self.knowledge_of_providers = np.zeros(n_slots)
         self._citizen_agents: dict[int, Citizen] = {}
         self.arrive(scenario.population.n_citizens)
+        # the starting queue has been waiting for various times, so it does not all time out at once
+        self.population.waited[:] = self.world.rng.integers(
+            0, scenario.population.max_wait_months, len(self.population))
         self.measures = self.measure()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in self.measures},

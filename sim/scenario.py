@@ -276,11 +276,13 @@ def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str
 
 
 def resolve_field(key: str) -> str:
-    """The dotted path of a field named by path or by a bare name that only one section uses."""
+    """The dotted path of a field named by its path, or by any unique tail of it
+    (``differential_prices``, ``payment.differential_prices``).
+    """
     paths = field_paths()
     if key in paths:
         return key
-    matches = [p for p in paths if p.rsplit(".", 1)[-1] == key]
+    matches = [p for p in paths if p.endswith("." + key)]
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -411,13 +413,14 @@ def load(*names: str | Path, overrides: list[str] | dict[str, Any] | None = None
         path = find_file(name)
         sources.append(str(path))
         data = merge(data, read_toml(path))
+    _validate(data, source=" + ".join(sources) or "defaults")  # a bad file is named as such
     if isinstance(overrides, dict):
         items = [(resolve_field(k), v) for k, v in overrides.items()]
     else:
         items = [parse_override(o) for o in overrides or []]
     for path, value in items:
         _set_path(data, path, value)
-    return _validate(data, source=" + ".join(sources) or "defaults")
+    return _validate(data, source="--set" if items else " + ".join(sources) or "defaults")
 
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:

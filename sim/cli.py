@@ -1,0 +1,214 @@
+"""The command line: ``commsim run | compare | scenarios | fields`` (also ``python -m sim``)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    allowed,
+    field_paths,
+    load,
+    preset_description,
+    preset_paths,
+    unit,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Simulate how public services are commissioned under different "
+                       "accountability regimes.")
+console = Console()
+
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a field: FIELD=VALUE, e.g. --set context.uncertainty=0.8 (repeatable).")]
+Steps = Annotated[int, typer.Option(min=1, max=100_000, help="Months to simulate.")]
+Seed = Annotated[int, typer.Option(min=0, help="Base seed (one seed, one result).")]
+
+
+def user_errors(command):
+    """Bad input ends with one clear line on stderr and exit code 2, never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ScenarioError as error:
+            typer.echo(f"commsim: error: {error}", err=True)
+            raise typer.Exit(2) from None
+    return wrapper
+
+
+def regime_label(name: str, scenario: Scenario) -> str:
+    label = scenario.regime.name
+    return Path(name).stem if label == "custom" else label
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: Annotated[list[str], typer.Argument(
+        help="Preset names or TOML files, merged in order (a regime and a context).")],
+    steps: Steps = 120,
+    seed: Seed = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("results/run"),
+    set_: SetOption = None,
+) -> None:
+    """Run one scenario; write the per-month table, a summary and a figure."""
+    from tqdm.auto import tqdm
+
+    from sim.experiments.output import staged, versions, write_json
+    from sim.experiments.runs import run as run_model
+    from sim.plots import plot_run
+
+    sc = load(*scenario, overrides=set_ or [])
+    with tqdm(total=steps, desc="run", unit="month", delay=1.0, leave=False) as bar:
+        results = run_model(sc, steps, seed, on_step=lambda: bar.update())
+    with staged(out) as stage:
+        results.to_parquet(stage / "results.parquet", index=False)
+        results.to_csv(stage / "results.csv", index=False)
+        final = results.iloc[-1].to_dict()
+        write_json(stage / "summary.json", {
+            "command": " ".join(["commsim", *sys.argv[1:]]), "sources": scenario, "seed": seed,
+            "steps": steps, "scenario": sc.summary(), "versions": versions(), "final": final})
+        plot_run(results, stage / "run.png",
+                 title=f"{sc.regime.name} in a {sc.context.name} context (seed {seed})")
+    console.print(f"[bold]{sc.regime.name}[/] / {sc.context.name}: {steps} months, seed {seed}")
+    for key in ("mean_wellbeing", "hardest_wellbeing", "commissioner_knowledge",
+                "system_knowledge", "goodhart_gap", "wellbeing_per_1000"):
+        console.print(f"  {key:<24} {final[key]:.4g}")
+    console.print(f"wrote {out}/results.parquet, results.csv, summary.json, run.png")
+
+
+@app.command()
+@user_errors
+def compare(
+    regimes: Annotated[list[str], typer.Argument(
+        help="Two or more regimes (preset names or TOML files); the first is the baseline.")],
+    context: Annotated[str | None, typer.Option(
+        help="A context (preset name or TOML file) applied to every regime.")] = None,
+    reps: Annotated[int, typer.Option(min=2, max=100_000, help="Replicates per regime.")] = 10,
+    steps: Steps = 120,
+    seed: Seed = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("results/compare"),
+    set_: SetOption = None,
+) -> None:
+    """Compare regimes over paired replicates: levels and differences with 95% CIs, and a figure."""
+    from sim.experiments.compare import KEY_MEASURES
+    from sim.experiments.compare import compare as run_compare
+    from sim.experiments.output import staged, versions, write_json
+
+    if len(regimes) < 2:
+        raise ScenarioError("compare needs at least two regimes")
+    scenarios = {}
+    for name in regimes:
+        sc = load(name, *([context] if context else []), overrides=set_ or [])
+        label = regime_label(name, sc)
+        if label in scenarios:
+            label = f"{label}:{name}"
+        scenarios[label] = sc
+    result = run_compare(scenarios, reps=reps, steps=steps, seed=seed)
+    levels, differences = result.levels(), result.differences()
+    with staged(out) as stage:
+        result.runs.to_parquet(stage / "runs.parquet", index=False)
+        levels.to_csv(stage / "levels.csv", index=False)
+        differences.to_csv(stage / "differences.csv", index=False)
+        (stage / "summary.md").write_text(markdown_summary(levels, differences, KEY_MEASURES,
+                                                          list(scenarios), reps, steps, seed))
+        write_json(stage / "summary.json", {
+            "command": " ".join(["commsim", *sys.argv[1:]]), "regimes": regimes, "context": context,
+            "reps": reps, "steps": steps, "seed": seed,
+            "scenarios": {k: v.summary() for k, v in scenarios.items()}, "versions": versions()})
+        result.plot(stage / "compare.png")
+    show_summary(levels, differences, KEY_MEASURES, list(scenarios), reps)
+    console.print(f"wrote {out}/runs.parquet, levels.csv, differences.csv, summary.md, "
+                  "summary.json, compare.png")
+
+
+def _fmt(mean: float, low: float, high: float) -> str:
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def _averages(levels, differences, measures):
+    lv = levels[(levels.statistic == "average") & levels.measure.isin(measures)]
+    df = differences[(differences.statistic == "average") & differences.measure.isin(measures)]
+    return lv, df
+
+
+def show_summary(levels, differences, measures, regimes, reps) -> None:
+    lv, df = _averages(levels, differences, measures)
+    table = Table(title=f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
+    table.add_column("measure")
+    for regime in regimes:
+        table.add_column(regime)
+    for regime in regimes[1:]:
+        table.add_column(f"{regime} - {regimes[0]}")
+    for measure in measures:
+        row = [measure]
+        for regime in regimes:
+            r = lv[(lv.regime == regime) & (lv.measure == measure)].iloc[0]
+            row.append(_fmt(r["mean"], r.ci_low, r.ci_high))
+        for regime in regimes[1:]:
+            d = df[(df.regime == regime) & (df.measure == measure)].iloc[0]
+            row.append(_fmt(d.difference, d.ci_low, d.ci_high))
+        table.add_row(*row)
+    console.print(table)
+
+
+def markdown_summary(levels, differences, measures, regimes, reps, steps, seed) -> str:
+    lv, df = _averages(levels, differences, measures)
+    head = ["measure", *regimes, *[f"{r} - {regimes[0]}" for r in regimes[1:]]]
+    lines = [f"# Comparison: {', '.join(regimes)}", "",
+             f"Time-averaged over months 1-{steps}; mean [95% CI] over {reps} paired replicates "
+             f"(base seed {seed}). Differences are paired: replicate i of every regime faces the "
+             "same world.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for measure in measures:
+        cells = [measure]
+        for regime in regimes:
+            r = lv[(lv.regime == regime) & (lv.measure == measure)].iloc[0]
+            cells.append(_fmt(r["mean"], r.ci_low, r.ci_high))
+        for regime in regimes[1:]:
+            d = df[(df.regime == regime) & (df.measure == measure)].iloc[0]
+            cells.append(_fmt(d.difference, d.ci_low, d.ci_high))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def scenarios() -> None:
+    """List the preset regimes and contexts, one line each."""
+    presets = preset_paths()
+    for kind, test in (("Regimes", lambda n: "/" not in n), ("Contexts", lambda n: "/" in n)):
+        console.print(f"[bold]{kind}[/]")
+        for name, path in presets.items():
+            if test(name):
+                console.print(f"  {name.split('/')[-1]:<28} {preset_description(path)}",
+                              highlight=False)
+
+
+@app.command()
+def fields() -> None:
+    """List every scenario field: default, unit, allowed values and meaning."""
+    defaults = Scenario().summary()
+    for path, info in field_paths().items():
+        value = defaults
+        for part in path.split("."):
+            value = value[part]
+        u = unit(info)
+        console.print(f"{path} = {value!r}{f' ({u})' if u else ''}; {allowed(info)}",
+                      highlight=False, markup=False, style="bold")
+        console.print(f"    {info.description}", highlight=False, markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Summaries over replicates: means with 95% confidence intervals, levels and paired differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+
+def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean and the t-based confidence interval of the mean (NaN bounds with one value)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    n = len(values)
+    if n < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def per_replicate(runs: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """For each regime and replicate: each measure's final value and its average over the run.
+
+    The average leaves out month 0 (the starting state, the same for every regime).
+    """
+    later = runs[runs["month"] > 0]
+    final = later.loc[later.groupby(["regime", "replicate"], sort=False)["month"].idxmax()]
+    final = final.set_index(["regime", "replicate"])[measures].assign(statistic="final")
+    average = later.groupby(["regime", "replicate"], sort=False)[measures].mean().assign(
+        statistic="average")
+    return pd.concat([final, average]).reset_index()
+
+
+def levels(table: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Each regime's level of each measure: mean and 95% CI over replicates (long format)."""
+    rows = []
+    for (regime, statistic), group in table.groupby(["regime", "statistic"], sort=False):
+        for measure in measures:
+            mean, low, high = mean_ci(group[measure].to_numpy())
+            rows.append(dict(regime=regime, measure=measure, statistic=statistic, mean=mean,
+                             ci_low=low, ci_high=high, n=len(group)))
+    return pd.DataFrame(rows)
+
+
+def paired_differences(table: pd.DataFrame, measures: list[str], baseline: str) -> pd.DataFrame:
+    """Each regime minus the baseline, replicate by replicate (same world), with 95% CIs."""
+    rows = []
+    base = table[table["regime"] == baseline].set_index(["statistic", "replicate"])
+    for (regime, statistic), group in table.groupby(["regime", "statistic"], sort=False):
+        if regime == baseline:
+            continue
+        group = group.set_index(["statistic", "replicate"])
+        for measure in measures:
+            diff = (group[measure] - base[measure]).dropna().to_numpy()
+            mean, low, high = mean_ci(diff)
+            rows.append(dict(regime=regime, baseline=baseline, measure=measure, statistic=statistic,
+                             difference=mean, ci_low=low, ci_high=high, n=len(diff)))
+    return pd.DataFrame(rows)
