@@ -28,7 +28,16 @@ import pandas as pd
 from sim import beliefs
 from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
 from sim.commissioner import Commissioner
-from sim.providers import Provider, Terms, effort_cost, gaming_probability, parking_value, plan, pressure
+from sim.providers import (
+    Provider,
+    Terms,
+    effort_cost,
+    gaming_probability,
+    next_mission,
+    parking_value,
+    plan,
+    pressure,
+)
 from sim.regime import Regime
 from sim.scenario import Scenario, load
 from sim.world import APPROACH_COST, APPROACHES, World
@@ -520,10 +529,9 @@ class CommissioningModel(mesa.Model):
         p, regime = self.scenario_config.providers, self.regime
         for provider in self.providers:
             punitive = min(1.0, float(regime.league_tables) + float(provider.sanctioned))
-            provider.mission += p.mission_rate * (
-                regime.shared_purpose * provider.trust * (1.0 - provider.mission)
-                - punitive * provider.mission)
-            provider.mission = float(np.clip(provider.mission, 0.0, 1.0))
+            provider.mission = next_mission(provider.mission, provider.founding_mission,
+                                            regime.shared_purpose, provider.trust, punitive,
+                                            p.mission_rate)
 
     def forget(self, factor: float) -> None:
         for arr in (self.own, self.external, self.contributed, self.reported, self.pool,

@@ -55,6 +55,17 @@ def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndar
     return propensity * pressure * (1.0 - mission)
 
 
+def next_mission(mission: float, founding: float, shared_purpose: float, trust: float,
+                 punitive: float, rate: float) -> float:
+    """One month of mission: pulled up towards 1 by a shared purpose (as far as trust allows), and
+    down under punitive management towards half the provider's founding mission (crowding out
+    weakens intrinsic motivation but does not erase it).
+    """
+    pull_up = shared_purpose * trust * (1.0 - mission)
+    pull_down = punitive * max(mission - founding / 2, 0.0)
+    return float(np.clip(mission + rate * (pull_up - pull_down), 0.0, 1.0))
+
+
 def pressure(payment_at_risk: float, league_tables: bool, cash_stress: np.ndarray) -> np.ndarray:
     """Pressure on each provider in [0, 1]: the share of income at risk, amplified by public
     rankings and by a cash reserve below half its starting level (each adds a third).
@@ -165,6 +176,7 @@ class Provider(mesa.Agent):
         p = scenario.providers
         self.slot = slot
         self.mission = mission
+        self.founding_mission = mission
         self.trust = p.initial_trust
         self.cash = p.start_cash
         self.capacity = p.capacity

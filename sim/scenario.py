@@ -117,7 +117,7 @@ class Providers(Section):
                                    unit="effort", ge=0.0, le=2.0)
     max_effort: float = field(3.0, "Most effort on one domain for one citizen-month.",
                               unit="effort", gt=0.0, le=20.0)
-    wellbeing_value: float = field(50000.0, "What a fully mission-driven provider would pay for one "
+    wellbeing_value: float = field(80000.0, "What a fully mission-driven provider would pay for one "
                                    "unit of a citizen's wellbeing.", unit="GBP", ge=0.0, le=1e7)
     start_cash: float = field(150000.0, "Cash reserve of a provider when it starts a contract.",
                               unit="GBP", ge=0.0, le=1e9)
