@@ -26,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Simulate how public services are commissioned under different "
                        "accountability regimes.")
 console = Console()
+console.width = max(console.width, 140)  # the comparison table needs room; logs have no terminal width
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: FIELD=VALUE, e.g. --set context.uncertainty=0.8 (repeatable).")]
@@ -189,7 +190,7 @@ def scenarios() -> None:
         for name, path in presets.items():
             if test(name):
                 console.print(f"  {name.split('/')[-1]:<28} {preset_description(path)}",
-                              highlight=False)
+                              highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -202,8 +203,8 @@ def fields() -> None:
             value = value[part]
         u = unit(info)
         console.print(f"{path} = {value!r}{f' ({u})' if u else ''}; {allowed(info)}",
-                      highlight=False, markup=False, style="bold")
-        console.print(f"    {info.description}", highlight=False, markup=False)
+                      highlight=False, markup=False, style="bold", soft_wrap=True)
+        console.print(f"    {info.description}", highlight=False, markup=False, soft_wrap=True)
 
 
 def main() -> None:
