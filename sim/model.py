@@ -42,7 +42,7 @@ from sim.regime import Regime
 from sim.scenario import Scenario, load
 from sim.world import APPROACH_COST, APPROACHES, World
 
-SHOCK, MEASUREMENT, VOICE = 0, 1, 2  # the world's keyed noise streams
+SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD = range(5)  # the world's keyed noise streams
 VOICE_SD = 0.05          # noise in a citizen's report of what they value
 PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizens' reports
 NEED_SEEN = 0.1          # needs this close to 0 or 1 are not learnt from: bounds distort changes
@@ -106,6 +106,7 @@ class CommissioningModel(mesa.Model):
             ["arrived", "resolved", "timed_out", "unserved", "refusals", "failures", "replaced",
              "outcomes", "false_reports", "detected", "provider_received"], 0.0)
         self.gain_total = 0.0
+        self.payment_scale = 1.0  # share of what was due that the budget allowed, last month
         self.month_log: dict[str, float] = {}
         self.knowledge_of_providers = np.zeros(n_slots)
         self._citizen_agents: dict[int, Citizen] = {}
@@ -128,6 +129,8 @@ class CommissioningModel(mesa.Model):
         self.month_log = dict.fromkeys(
             ["refused", "refused_hardest", "reports", "false_reports", "detected", "clawback",
              "gain", "spend"], 0.0)
+        for provider in self.providers:
+            provider.sanctioned = False
         self.world.drift()
         self.forget(self.scenario_config.providers.forgetting)
         self.arrive(self.world.arrivals())
@@ -151,13 +154,13 @@ class CommissioningModel(mesa.Model):
         segment, need, values = self.world.new_citizens(n)
         pop = self.population
         ids = np.arange(pop.next_id, pop.next_id + n)
-        recorded = self.record(need, ids)
+        recorded = self.record(need, ids, INTAKE_RECORD)
         pop.add(segment, need, values, recorded)
         self.counts["arrived"] += n
 
-    def record(self, need: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT) -> np.ndarray:
         """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
-        noise = self.world.noise(ids, int(round(self.time)), MEASUREMENT) * self.world.measurement_sd
+        noise = self.world.noise(ids, int(round(self.time)), stream) * self.world.measurement_sd
         return need + noise
 
     def exit(self) -> None:
@@ -304,7 +307,7 @@ class CommissioningModel(mesa.Model):
         self._values = beliefs.value_estimate(self.professional_values, self.voice_sum, self.voice_n,
                                               self.pseudo_reports)
         sigma = max(self.world.obs_sd, 0.01)
-        self._terms = Terms.now(self.scenario_config, self.regime, sigma)
+        self._terms = Terms.now(self.scenario_config, self.regime, sigma, self.payment_scale)
         self._due = np.zeros(len(self.slots))
 
     def serve(self, month: int) -> np.ndarray:
@@ -368,15 +371,16 @@ class CommissioningModel(mesa.Model):
         pop.waited[pop.waiting] += 1
         pop.months_in_service[pop.in_service] += 1
         if self.regime.citizen_voice:
-            self.hear_voice(np.flatnonzero(pop.in_service), month, to_providers=True)
+            self.hear_voice(np.flatnonzero(pop.in_service), month)
 
     def learn(self, served: np.ndarray, old_need: np.ndarray, old_record: np.ndarray,
               approach: np.ndarray) -> None:
         """Providers learn from recorded changes on the domains they record; reports go up.
 
-        A provider learns from a domain its assessment shows the citizen needs help with (a need
-        away from 0 and 1, where bounds would distort the change). Selecting on the assessed need,
-        not on the noisy record, keeps the estimate unbiased.
+        A provider learns from the domains where the citizen needs help (a need away from 0 and 1,
+        where the bounds would distort the change). Which domains those are is taken from the true
+        need, as a professional assessment would tell it: selecting on the noisy record instead
+        would bias the estimates (regression to the mean).
         """
         pop, w = self.population, self.world
         seen = (served[:, None] & self.regime.recorded[None, :] & (old_need > NEED_SEEN)
@@ -399,27 +403,33 @@ class CommissioningModel(mesa.Model):
             self.commissioner.residual_ss += float(resid @ resid)
             self.commissioner.residual_n += len(resid)
 
-    def hear_voice(self, rows: np.ndarray, month: int, to_providers: bool) -> None:
-        """Citizens report what matters to them (with noise); the commissioner, and their provider,
-        hear it.
+    def hear_voice(self, rows: np.ndarray, month: int, at_forum: bool = False) -> None:
+        """Citizens say what matters to them (value weights, with noise).
+
+        Month by month (where voice is collected) the commissioner hears every citizen in service and
+        each provider hears its own cases; at a forum that citizens attend, every provider present
+        hears them all, and so does the commissioner if it attends.
         """
-        pop = self.population
-        report = np.clip(pop.values[rows] + VOICE_SD * self.world.noise(pop.id[rows], month, VOICE),
+        pop, regime = self.population, self.regime
+        stream = FORUM_VOICE if at_forum else VOICE
+        report = np.clip(pop.values[rows] + VOICE_SD * self.world.noise(pop.id[rows], month, stream),
                          0.0, None)
         seg = pop.segment[rows]
-        n_seg, n_dom = self.world.n_segments, self.world.n_domains
-        flat = np.repeat(seg * n_dom, n_dom) + np.tile(np.arange(n_dom), len(rows))
-        by_segment = np.bincount(flat, weights=report.ravel(), minlength=n_seg * n_dom)
-        self.commissioner.voice_sum += by_segment.reshape(n_seg, n_dom)
-        self.commissioner.voice_n += np.bincount(seg, minlength=n_seg)
-        if to_providers:
-            slot = pop.provider[rows]
-            cells = (len(self.slots), n_seg, n_dom)
-            flat = np.repeat((slot * n_seg + seg) * n_dom, n_dom) + np.tile(np.arange(n_dom), len(rows))
-            self.voice_sum += np.bincount(flat, weights=report.ravel(),
-                                          minlength=int(np.prod(cells))).reshape(cells)
-            self.voice_n += np.bincount(slot * n_seg + seg, minlength=cells[0] * n_seg
-                                        ).reshape(cells[:2])
+        n_seg = self.world.n_segments
+        by_segment = _sum_rows(seg, report, n_seg)
+        count = np.bincount(seg, minlength=n_seg).astype(float)
+        if not at_forum or regime.forum_commissioner:
+            self.commissioner.voice_sum += by_segment
+            self.commissioner.voice_n += count
+        if at_forum:
+            slots = [p.slot for p in self.providers]
+            self.voice_sum[slots] += by_segment
+            self.voice_n[slots] += count
+        else:
+            cell = pop.provider[rows] * n_seg + seg
+            n_cells = len(self.slots) * n_seg
+            self.voice_sum += _sum_rows(cell, report, n_cells).reshape(self.voice_sum.shape)
+            self.voice_n += np.bincount(cell, minlength=n_cells).reshape(self.voice_n.shape)
 
     # --- reporting, payment, audit -------------------------------------------------------------
 
@@ -452,9 +462,12 @@ class CommissioningModel(mesa.Model):
             due += np.bincount(pop.provider[reported], weights=self.outcome_price(pop.segment[reported]),
                                minlength=n_slots)
         elif regime.model == "distance_travelled":
-            drop = np.clip(self.month_drop @ regime.measure_weights, 0.0, None)
-            due += np.bincount(pop.provider[cases], weights=regime.improvement_price * drop[cases],
-                               minlength=n_slots)
+            # value added: the measured fall against the expected drift, signed so that noise nets
+            # out; a provider's month is never charged (a contract does not bill its provider)
+            drop = self.month_drop @ regime.measure_weights + self.world.need_drift
+            due += np.clip(np.bincount(pop.provider[cases],
+                                       weights=regime.improvement_price * drop[cases],
+                                       minlength=n_slots), 0.0, None)
         elif regime.model == "fee_for_service":
             due += regime.fee_per_month * np.bincount(pop.provider[cases], minlength=n_slots)
         else:
@@ -462,6 +475,7 @@ class CommissioningModel(mesa.Model):
         due += regime.shared_risk * np.clip(costs - due, 0.0, None) * active
         paid = com.pay(due)
         scale = paid.sum() / due.sum() if due.sum() > 0 else 1.0
+        self.payment_scale = float(scale)
 
         audited = self.rng.random(len(pop)) < regime.audit_rate
         exposed = regime.citizen_voice & (self.rng.random(len(pop)) < regime.voice_check)
@@ -483,7 +497,7 @@ class CommissioningModel(mesa.Model):
         self.counts["detected"] += detected.sum()
         self.counts["provider_received"] += float(paid.sum() - clawback.sum())
         for provider in self.providers:
-            provider.sanctioned = False
+            provider.contract_outcomes -= int(caught[provider.slot])  # found false: off the table
             provider.settle(float(paid[provider.slot] - clawback[provider.slot]),
                             float(costs[provider.slot]))
             if caught[provider.slot]:
@@ -495,8 +509,9 @@ class CommissioningModel(mesa.Model):
     # --- learning together ---------------------------------------------------------------------
 
     def exchange(self, forum: bool) -> None:
-        """Sharing providers add what they learnt to the pool; attendees (everyone, with open data)
-        receive it. Each receiver's external evidence excludes its own contribution.
+        """Providers whose trust is high enough add what they learnt to the pool and receive what the
+        others shared (everyone receives it, with open data). Each receiver's external evidence
+        excludes its own contribution, so nothing is counted twice.
         """
         regime, sc = self.regime, self.scenario_config
         sharers = [p for p in self.providers if p.will_share()]
@@ -516,13 +531,11 @@ class CommissioningModel(mesa.Model):
         if regime.open_data or regime.forum_commissioner:
             self.commissioner.pool_view = self.pool.copy()
         if forum:
-            for p in sharers:
+            for p in self.providers:  # every provider attends; contact builds trust
                 p.trust += sc.providers.trust_gain * (1.0 - p.trust)
             if regime.forum_citizens:
                 self.hear_voice(np.flatnonzero(self.population.in_service), int(round(self.time)),
-                                to_providers=False)
-                self.voice_sum[:] = self.commissioner.voice_sum
-                self.voice_n[:] = self.commissioner.voice_n
+                                at_forum=True)
 
     def update_mission(self) -> None:
         """Mission rises with trust under a shared purpose and falls under punitive management."""
@@ -636,6 +649,13 @@ class CommissioningModel(mesa.Model):
 
 def _reporter(name: str):
     return lambda model: model.measures[name]
+
+
+def _sum_rows(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``rows`` (n, K) by ``group`` (n,) into (n_groups, K)."""
+    k = rows.shape[1]
+    flat = (group[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(flat, weights=rows.ravel(), minlength=n_groups * k).reshape(n_groups, k)
 
 
 def _mean(x: np.ndarray) -> float:

@@ -24,6 +24,8 @@ from sim.regime import Regime
 from sim.scenario import Scenario
 from sim.world import APPROACH_COST
 
+NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a provider can see
+
 
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
                     max_effort: float) -> np.ndarray:
@@ -91,14 +93,18 @@ class Terms:
     baseline_effort: float
     max_effort: float
     admin_cost: float
+    payment_scale: float
 
     @classmethod
-    def now(cls, scenario: Scenario, regime: Regime, sigma: float) -> Terms:
+    def now(cls, scenario: Scenario, regime: Regime, sigma: float, payment_scale: float) -> Terms:
+        """This month's terms; ``payment_scale`` is the share of what was due that was paid last
+        month (below one when the budget binds), which providers expect to continue.
+        """
         p = scenario.providers
         return cls(regime.model, regime.fee_per_month, regime.improvement_price,
                    regime.measure_weights, regime.measure_threshold, scenario.population.need_drift,
                    sigma, p.horizon, p.wellbeing_value, p.effort_cost, p.substitution,
-                   p.baseline_effort, p.max_effort, p.admin_cost)
+                   p.baseline_effort, p.max_effort, p.admin_cost, payment_scale)
 
 
 def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
@@ -121,7 +127,8 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     w = terms.measure_weights
     m = mission[:, None, None]
     months = np.maximum(months_left, 1)[:, None]
-    gain_per_effort = terms.wellbeing_value * (values * (need > 0.05))[:, None, :] * effect
+    effect = effect * (need > NEED_HELPED)[:, None, :]  # a need already met cannot fall further
+    gain_per_effort = terms.wellbeing_value * values[:, None, :] * effect
     gap = (need @ w - terms.threshold)[:, None]
     if terms.payment_model == "outcomes":
         fall0 = (effect * terms.baseline_effort) @ w - terms.drift
@@ -133,6 +140,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         pay_per_effort = terms.improvement_price * effect * w
     else:
         pay_per_effort = np.zeros_like(effect)
+    pay_per_effort = terms.payment_scale * pay_per_effort
     effort = effort_response(m * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
                              terms.effort_cost, terms.substitution, terms.max_effort)
     wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
@@ -146,6 +154,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     else:
         payment = np.zeros_like(wellbeing_part)
     mission = mission[:, None]
+    payment = terms.payment_scale * payment
     value = (mission * wellbeing_part + (1 - mission) * payment - APPROACH_COST
              - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution)
              - terms.admin_cost)
@@ -153,9 +162,12 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
 
 
 def parking_value(mission: np.ndarray, terms: Terms) -> np.ndarray:
-    """Value of keeping a case on the books with no real service (GBP per month)."""
-    fee = terms.fee if terms.payment_model == "fee_for_service" else 0.0
-    return (1 - mission) * fee - terms.admin_cost
+    """Value of keeping a case on the books with no real service (GBP per month).
+
+    A fee still comes in; nothing else does.
+    """
+    payment = terms.fee if terms.payment_model == "fee_for_service" else 0.0
+    return (1 - mission) * terms.payment_scale * payment - terms.admin_cost
 
 
 class Provider(mesa.Agent):

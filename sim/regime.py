@@ -12,21 +12,25 @@ import numpy as np
 
 from sim.scenario import DOMAINS, Scenario
 
-# Ebrahim (2019): the performance system that fits each combination of uncertainty and control.
+# Ebrahim (2019): the performance system that fits each combination of uncertainty about cause and
+# effect and control over outcomes (narrow = low control, broad = high control).
 STRATEGIES = {
-    # focused, well-understood intervention the organisation controls: measure outputs, pay on them
-    "niche": dict(measure="threshold", model="outcomes", data_coverage="metric_domain",
+    # well understood, outcomes beyond the organisation's control: measure and pay for outputs
+    "niche": dict(measure="threshold", model="fee_for_service", data_coverage="metric_domain",
                   citizen_voice=False, forum_interval=0, open_data=False, shared_purpose=0.0,
                   retender_rule="replace_bottom"),
-    # well-understood but outcomes depend on others: joint outcome measures, steady funding
-    "integrated": dict(measure="composite", model="fee_for_service", data_coverage="all_domains",
-                       citizen_voice=True, forum_interval=6, open_data=False, shared_purpose=0.5,
-                       retender_rule="keep_learners"),
-    # cause and effect unclear but controllable: learn fast by experiment, fund the work
+    # well understood and within its control: measure and pay for outcomes (here: the measured
+    # improvement on a composite of what citizens value, so every segment's progress counts)
+    "integrated": dict(measure="composite", model="distance_travelled",
+                       data_coverage="all_domains", citizen_voice=True,
+                       forum_interval=0, open_data=False, shared_purpose=0.0,
+                       retender_rule="replace_bottom"),
+    # cause and effect unclear, control narrow: fund the work, learn fast, measure interim progress
     "emergent": dict(measure="composite", model="fee_for_service", data_coverage="all_domains",
                      citizen_voice=True, forum_interval=3, open_data=False, shared_purpose=0.5,
                      retender_rule="keep_learners"),
-    # nobody controls the result alone: system-level measures, trust-based funding, open learning
+    # cause and effect unclear, outcomes shaped by the whole system: system-level measures,
+    # trust-based funding, open learning
     "ecosystem": dict(measure="composite", model="block_grant", data_coverage="all_domains",
                       citizen_voice=True, forum_interval=3, open_data=True, shared_purpose=1.0,
                       retender_rule="keep_learners"),
@@ -36,8 +40,8 @@ STRATEGIES = {
 def ebrahim_strategy(uncertainty: float, control: float) -> str:
     """Ebrahim's contingency: the strategy for an (estimated) uncertainty and control."""
     if uncertainty < 0.5:
-        return "niche" if control >= 0.5 else "integrated"
-    return "emergent" if control >= 0.5 else "ecosystem"
+        return "integrated" if control >= 0.5 else "niche"
+    return "ecosystem" if control >= 0.5 else "emergent"
 
 
 class Regime:

@@ -117,7 +117,7 @@ class Providers(Section):
                                    unit="effort", ge=0.0, le=2.0)
     max_effort: float = field(3.0, "Most effort on one domain for one citizen-month.",
                               unit="effort", gt=0.0, le=20.0)
-    wellbeing_value: float = field(80000.0, "What a fully mission-driven provider would pay for one "
+    wellbeing_value: float = field(50000.0, "What a fully mission-driven provider would pay for one "
                                    "unit of a citizen's wellbeing.", unit="GBP", ge=0.0, le=1e7)
     start_cash: float = field(150000.0, "Cash reserve of a provider when it starts a contract.",
                               unit="GBP", ge=0.0, le=1e9)
@@ -156,8 +156,8 @@ class PaymentSettings(Section):
         "grant per caseload place.")
     outcome_price: float = field(3500.0, "Price of one outcome (a case first meeting the measure).",
                                  unit="GBP", ge=0.0, le=1e7)
-    improvement_price: float = field(4000.0, "Price per unit fall in the measured need "
-                                     "('distance_travelled').", unit="GBP per unit need",
+    improvement_price: float = field(40000.0, "Price per unit fall in the measured need beyond its "
+                                     "expected drift ('distance_travelled': value added).", unit="GBP per unit need",
                                      ge=0.0, le=1e7)
     differential_prices: bool = field(False, "Outcome prices rise with the segment's severity.")
     price_ratio_hardest: float = field(3.0, "With differential prices: price for the hardest-to-help "
