@@ -97,8 +97,10 @@ class Terms:
 
     @classmethod
     def now(cls, scenario: Scenario, regime: Regime, sigma: float, payment_scale: float) -> Terms:
-        """This month's terms; ``payment_scale`` is the share of what was due that was paid last
-        month (below one when the budget binds), which providers expect to continue.
+        """The terms for this month.
+
+        ``payment_scale`` is the share of what was due that was paid last month (below one when
+        the budget binds); providers expect it to continue.
         """
         p = scenario.providers
         return cls(regime.model, regime.fee_per_month, regime.improvement_price,

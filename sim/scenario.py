@@ -157,8 +157,8 @@ class PaymentSettings(Section):
     outcome_price: float = field(3500.0, "Price of one outcome (a case first meeting the measure).",
                                  unit="GBP", ge=0.0, le=1e7)
     improvement_price: float = field(40000.0, "Price per unit fall in the measured need beyond its "
-                                     "expected drift ('distance_travelled': value added).", unit="GBP per unit need",
-                                     ge=0.0, le=1e7)
+                                     "expected drift ('distance_travelled': value added).",
+                                     unit="GBP per unit need", ge=0.0, le=1e7)
     differential_prices: bool = field(False, "Outcome prices rise with the segment's severity.")
     price_ratio_hardest: float = field(3.0, "With differential prices: price for the hardest-to-help "
                                        "segment over that for the lightest.", ge=1.0, le=50.0)
