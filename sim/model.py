@@ -111,9 +111,7 @@ class CommissioningModel(mesa.Model):
         self.knowledge_of_providers = np.zeros(n_slots)
         self._citizen_agents: dict[int, Citizen] = {}
         self.arrive(scenario.population.n_citizens)
-        # the starting queue has been waiting for various times, so it does not all time out at once
-        self.population.waited[:] = self.world.rng.integers(
-            0, scenario.population.max_wait_months, len(self.population))
+        self.start_running()
         self.measures = self.measure()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in self.measures},
@@ -157,6 +155,24 @@ class CommissioningModel(mesa.Model):
         recorded = self.record(need, ids, INTAKE_RECORD)
         pop.add(segment, need, values, recorded)
         self.counts["arrived"] += n
+
+    def start_running(self) -> None:
+        """The service is already running when the simulation starts.
+
+        Each provider inherits a caseload from the front of the queue, at various stages of service,
+        and the rest of the queue has been waiting for various times, so that neither the cases nor
+        the queue time out all at once (cohort echoes).
+        """
+        pop, p = self.population, self.scenario_config.population
+        self._due = np.zeros(len(self.slots))
+        for provider in self.providers:
+            self.assign(np.flatnonzero(pop.waiting)[: provider.capacity], provider)
+        rng = self.world.rng
+        pop.months_in_service[pop.in_service] = rng.integers(
+            0, p.max_service_months, np.count_nonzero(pop.in_service))
+        pop.waited[pop.waiting] = rng.integers(0, p.max_wait_months, np.count_nonzero(pop.waiting))
+        for provider in self.providers:
+            provider.contract_cases = 0
 
     def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT) -> np.ndarray:
         """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
@@ -290,7 +306,7 @@ class CommissioningModel(mesa.Model):
                         self._values[provider.slot][seg], mission, self.outcome_price(seg),
                         months, self._terms)
         monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
-        return months * monthly + (1 - mission) * self.regime.attachment_fee
+        return months * monthly + (1 - mission) * self.payment_scale * self.regime.attachment_fee
 
     def outcome_price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
         if self.regime.model != "outcomes":

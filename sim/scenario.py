@@ -44,7 +44,8 @@ class Section(BaseModel):
 class Population(Section):
     """The citizens: how many, how they arrive, what they need."""
 
-    n_citizens: int = field(1000, "Citizens present at the start (all waiting for a service).",
+    n_citizens: int = field(1000, "Citizens present at the start (providers' caseloads are filled from "
+                            "them; the rest wait).",
                             unit="citizens", ge=1, le=10_000_000)
     arrival_rate: float = field(0.03, "New citizens arriving each month, as a share of n_citizens.",
                                 unit="share per month", ge=0.0, le=1.0)
