@@ -30,6 +30,11 @@ def estimate_uncertainty(mean: np.ndarray, sd: np.ndarray, evidence: np.ndarray,
     informed = evidence[..., beliefs.PRECISION] > 1.0 / prior_sd**2
     if not informed.any():
         return None
+    if not (reference_sd > 0).any():  # effects cannot depart from the evidence at all
+        return 0.0
+    informed &= reference_sd > 0
+    if not informed.any():
+        return None
     excess = ((mean - prior_mean) ** 2 - sd**2)[informed] / reference_sd[informed] ** 2
     return float(np.clip(np.sqrt(max(excess.mean(), 0.0)), 0.0, 1.0))
 

@@ -191,14 +191,17 @@ class CommissioningModel(mesa.Model):
 
     @property
     def citizens(self) -> mesa.agentset.AgentSet:
-        """The active citizens as Mesa agents (made on demand from the population arrays)."""
-        ids = set(self.population.id.tolist())
-        for cid in list(self._citizen_agents):
-            if cid not in ids:
-                self._citizen_agents.pop(cid).remove()
-        for cid in ids - self._citizen_agents.keys():
-            self._citizen_agents[cid] = Citizen(self, cid)
-        return self.agents_by_type.get(Citizen, mesa.agentset.AgentSet([], random=self.random))
+        """The active citizens as Mesa agents, in order of arrival.
+
+        Made on demand from the population arrays (and removed once exited), so the monthly step
+        never pays for them.
+        """
+        ids = self.population.id
+        for cid in np.setdiff1d(np.fromiter(self._citizen_agents, np.int64), ids):
+            self._citizen_agents.pop(int(cid)).remove()
+        for cid in np.setdiff1d(ids, np.fromiter(self._citizen_agents, np.int64)):
+            self._citizen_agents[int(cid)] = Citizen(self, int(cid))
+        return mesa.agentset.AgentSet([self._citizen_agents[int(c)] for c in ids], random=self.random)
 
     # --- the market --------------------------------------------------------------------------
 
@@ -322,8 +325,8 @@ class CommissioningModel(mesa.Model):
                                                  self.regime.prior_weight, self.own + self.external)
         self._values = beliefs.value_estimate(self.professional_values, self.voice_sum, self.voice_n,
                                               self.pseudo_reports)
-        sigma = max(self.world.obs_sd, 0.01)
-        self._terms = Terms.now(self.scenario_config, self.regime, sigma, self.payment_scale)
+        self._terms = Terms.now(self.scenario_config, self.regime, self.world.obs_sd,
+                                self.payment_scale)
         self._due = np.zeros(len(self.slots))
 
     def serve(self, month: int) -> np.ndarray:

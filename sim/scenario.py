@@ -38,7 +38,8 @@ def field(default: Any, description: str, *, unit: str | None = None, **limits: 
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # strict: a TOML boolean or string is never silently read as a number (or the reverse)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 class Population(Section):
@@ -371,6 +372,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{path}: malformed TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text (TOML files must be UTF-8)") from None
     except OSError as err:
         raise ScenarioError(f"{path}: cannot read: {err.strerror}") from None
 

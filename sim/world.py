@@ -32,6 +32,7 @@ APPROACH_COST = np.array([120.0, 260.0, 240.0, 380.0, 90.0])  # GBP per case-mon
 # What citizens value relative to the professional view (needs weighted by severity): they value
 # housing and social connection more, employment less. Revealed only through voice.
 VALUE_SALIENCE = np.array([0.6, 1.3, 1.0, 1.4])
+MIN_OBS_SD = 0.01  # the least noise agents assume in an observed change, even in a noise-free world
 
 
 def complexity(n_segments: int) -> np.ndarray:
@@ -104,7 +105,8 @@ class World:
         prior_sd: the published evidence's standard deviation for each effect.
         truth: the current local true effect per (segment, approach, domain).
         shock_sd: monthly standard deviation of exogenous shocks to each need.
-        obs_sd: noise in an observed monthly change of a need (shocks plus two measurements).
+        obs_sd: noise agents assume in an observed monthly change of a need (shocks plus two
+            measurements), never below MIN_OBS_SD: nobody treats a record as exact.
     """
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
@@ -127,7 +129,7 @@ class World:
         self.deviation = self.departure_sd * rng.standard_normal(self.prior_mean.shape)
         self.shock_sd = shock_sd(w.effect_scale, ctx.control)
         self.measurement_sd = w.measurement_sd
-        self.obs_sd = float(np.sqrt(self.shock_sd**2 + 2 * w.measurement_sd**2))
+        self.obs_sd = max(float(np.sqrt(self.shock_sd**2 + 2 * w.measurement_sd**2)), MIN_OBS_SD)
         self.need_drift = pop.need_drift
         self.arrivals_mean = pop.arrival_rate * pop.n_citizens
 

@@ -1,0 +1,31 @@
+"""Shared helpers for the model-core tests: small scenarios and short runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.model import CommissioningModel
+from sim.scenario import Scenario, load
+
+# Small enough that a 36-month run takes a few hundredths of a second.
+SMALL = {"n_citizens": 200, "n_providers": 4, "capacity": 30}
+
+
+def small(*names: str, **extra) -> Scenario:
+    """Presets (a regime and optionally a context) merged, shrunk to SMALL, plus ``extra`` fields."""
+    scenario = load(*names) if names else Scenario()
+    return scenario.with_overrides({**SMALL, **extra})
+
+
+def run(scenario: Scenario, seed: int, months: int) -> CommissioningModel:
+    """A model stepped month by month for ``months`` months."""
+    model = CommissioningModel(scenario=scenario, rng=seed)
+    for _ in range(months):
+        model.step()
+    return model
+
+
+@pytest.fixture(scope="session")
+def learning_run() -> CommissioningModel:
+    """One learning-oriented run of 24 months, shared by read-only tests."""
+    return run(small("learning_oriented"), seed=11, months=24)

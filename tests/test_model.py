@@ -1,0 +1,348 @@
+"""The whole model: determinism, common random numbers, invariants on every step, results, Mesa."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL, run, small
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.citizens import Citizen
+from sim.commissioner import Commissioner
+from sim.model import CommissioningModel
+from sim.providers import Provider
+from sim.scenario import Scenario, load
+
+PRESETS = [("target_driven",), ("learning_oriented",), ("context_led",),
+           ("learning_oriented", "complex_uncontrollable"), ("target_driven", "stable_controllable"),
+           ("hybrid_outcomes_learning",), ("hybrid_targets_with_forums",)]
+
+CARD_COLUMNS = [
+    "mean_wellbeing", "hardest_wellbeing", "equity_gap", "in_service", "waiting", "refused", "parked",
+    "measure_value", "goodhart_gap", "gaming_rate", "detected_gaming", "commissioner_knowledge",
+    "provider_knowledge", "system_knowledge", "commissioner_belief_error", "provider_belief_error",
+    "spend", "wellbeing_per_1000", "provider_exits_total", "provider_replaced_total", "mean_trust",
+]
+
+
+# --- determinism ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("names", PRESETS, ids="+".join)
+def test_same_seed_same_results(names):
+    scenario = small(*names)
+    first = run(scenario, seed=5, months=30).results()
+    second = run(scenario, seed=5, months=30).results()
+    pd.testing.assert_frame_equal(first, second)
+    other = run(scenario, seed=6, months=30).results()
+    assert not first.equals(other)
+    assert not np.allclose(first["mean_wellbeing"], other["mean_wellbeing"])
+
+
+RUN_AND_HASH = """
+import hashlib
+from sim.model import CommissioningModel
+from sim.scenario import load
+sc = load("target_driven").with_overrides({"n_citizens": 200, "n_providers": 4, "capacity": 30})
+model = CommissioningModel(scenario=sc, rng=5)
+model.run_for(24)
+print(hashlib.sha256(model.results().to_csv().encode()).hexdigest())
+"""
+
+
+def test_same_seed_same_results_across_processes():
+    """Nothing depends on Python's per-process hash seed (set or dict order of objects)."""
+    root = Path(__file__).resolve().parent.parent
+    digests = set()
+    for hash_seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", RUN_AND_HASH], cwd=root, env=env,
+                             capture_output=True, text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
+def test_run_for_equals_stepping():
+    scenario = small("target_driven")
+    stepped = run(scenario, seed=3, months=15)
+    ran = CommissioningModel(scenario=scenario, rng=3)
+    ran.run_for(15)
+    pd.testing.assert_frame_equal(stepped.results(), ran.results())
+    assert ran.time == 15 and ran.steps == 15
+
+
+def test_preset_name_and_keyword_overrides_equal_a_loaded_scenario():
+    by_name = CommissioningModel(scenario="target_driven", rng=4, **SMALL)
+    by_object = CommissioningModel(scenario=small("target_driven"), rng=4)
+    assert by_name.scenario_config == by_object.scenario_config
+    by_name.run_for(10)
+    by_object.run_for(10)
+    pd.testing.assert_frame_equal(by_name.results(), by_object.results())
+
+
+def test_inspecting_citizens_does_not_change_the_run():
+    scenario = small("target_driven")
+    plain, watched = (CommissioningModel(scenario=scenario, rng=8) for _ in range(2))
+    for month in range(20):
+        plain.step()
+        watched.step()
+        if month % 3 == 0:
+            assert len(watched.citizens) == len(watched.population)
+    pd.testing.assert_frame_equal(plain.results(), watched.results())
+
+
+# --- common random numbers -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("context", [(), ("complex_uncontrollable",)], ids=["moderate", "complex"])
+def test_regimes_with_one_seed_face_one_world(context):
+    regimes = ["target_driven", "learning_oriented", "context_led", "hybrid_outcomes_learning"]
+    models = [CommissioningModel(scenario=small(r, *context), rng=21) for r in regimes]
+    first = models[0]
+    for m in models[1:]:
+        for name in ("id", "segment", "need", "values", "recorded_need"):
+            np.testing.assert_array_equal(getattr(m.population, name), getattr(first.population, name))
+    start = first.world.truth.copy()
+    for _ in range(12):
+        for m in models:
+            m.step()
+        for m in models[1:]:
+            np.testing.assert_array_equal(m.world.truth, first.world.truth)
+    assert not np.allclose(first.world.truth, start)  # the truth did drift: the check is not empty
+    for m in models[1:]:
+        np.testing.assert_array_equal(m.results()["arrived_total"], first.results()["arrived_total"])
+        assert not np.allclose(m.results()["mean_wellbeing"], first.results()["mean_wellbeing"])
+    assert first.results()["arrived_total"].diff().iloc[1:].gt(0).any()
+
+
+def test_other_seed_other_world():
+    a = CommissioningModel(scenario=small("target_driven"), rng=1)
+    b = CommissioningModel(scenario=small("target_driven"), rng=2)
+    assert not np.allclose(a.world.truth, b.world.truth)
+
+
+def test_no_uncertainty_means_the_published_evidence_is_the_truth():
+    model = run(small("target_driven", uncertainty=0.0), seed=1, months=5)
+    np.testing.assert_allclose(model.world.truth, model.world.prior_mean)
+
+
+# --- invariants on every step, for random valid scenarios ------------------------------------------
+
+OVERRIDES = st.fixed_dictionaries({
+    "uncertainty": st.floats(0.0, 1.0),
+    "control": st.floats(0.05, 1.0),
+    "model": st.sampled_from(["outcomes", "distance_travelled", "fee_for_service", "block_grant"]),
+    "measure": st.sampled_from(["threshold", "composite"]),
+    "measure_threshold": st.floats(0.0, 0.8),
+    "selection_allowed": st.booleans(),
+    "differential_prices": st.booleans(),
+    "forum_interval": st.integers(0, 12),
+    "open_data": st.booleans(),
+    "citizen_voice": st.booleans(),
+    "context_led": st.booleans(),
+    "retender_rule": st.sampled_from(["none", "replace_bottom", "keep_learners"]),
+    "allow_overspend": st.booleans(),
+    "n_providers": st.integers(1, 6),
+    "n_citizens": st.integers(20, 300),
+    "capacity": st.integers(5, 60),
+    "budget_per_month": st.floats(500.0, 300_000.0),
+    "shared_risk": st.floats(0.0, 1.0),
+    "review_interval": st.integers(0, 12),
+    "contract_months": st.integers(3, 24),
+    "gaming_propensity": st.floats(0.0, 1.0),
+    "start_cash": st.floats(0.0, 200_000.0),
+    "league_tables": st.booleans(),
+    "data_coverage": st.sampled_from(["metric_counts", "metric_domain", "all_domains"]),
+    "forum_citizens": st.booleans(),
+    "arrival_rate": st.floats(0.0, 0.3),
+    "attachment_fee": st.floats(0.0, 2000.0),
+})
+BASES = st.sampled_from([(), ("target_driven",), ("learning_oriented",), ("context_led",)])
+
+SHARES = ["parked_share", "parked_share_hardest", "waiting_share_hardest", "measure_value",
+          "true_outcome", "gaming_rate", "mean_trust", "mean_mission", "measure_weight_on_domain"]
+WELLBEING = ["mean_wellbeing", "hardest_wellbeing"]
+KNOWLEDGE = ["commissioner_knowledge", "provider_knowledge", "system_knowledge"]
+ERRORS = ["commissioner_belief_error", "provider_belief_error", "system_belief_error"]
+COUNTS = ["citizens", "waiting", "in_service", "served", "parked", "refused", "refused_hardest",
+          "arrived_total", "resolved_total", "timed_out_total", "unserved_total", "false_reports",
+          "detected_gaming", "provider_exits_total", "provider_replaced_total", "providers",
+          "spend", "spend_total"]
+
+
+def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) -> None:
+    """Everything that must hold after every month."""
+    c, pop, m = model.counts, model.population, model.measures
+    # citizens are conserved
+    assert c["arrived"] == len(pop) + c["resolved"] + c["timed_out"] + c["unserved"]
+    assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
+        + m["unserved_total"]
+    assert m["citizens"] == len(pop) == m["waiting"] + m["in_service"]
+    assert m["in_service"] == m["served"] + m["parked"]
+    # money is conserved, and the budget holds unless overspend is allowed
+    spent, received = model.commissioner.spent, c["provider_received"]
+    assert spent == pytest.approx(received, rel=1e-6, abs=1e-6)
+    assert m["spend_total"] == pytest.approx(received, rel=1e-6, abs=1e-6)
+    if not allow_overspend:
+        assert model.commissioner.paid_this_month <= budget * (1 + 1e-9)
+    # measures are finite and in range
+    for name, value in m.items():
+        if isinstance(value, int | float | np.number):
+            assert np.isfinite(value), name
+    for name in SHARES + WELLBEING:
+        assert -1e-12 <= m[name] <= 1 + 1e-12, (name, m[name])
+    for name in KNOWLEDGE:
+        assert m[name] <= 1 + 1e-9, (name, m[name])
+    for name in ERRORS + COUNTS:
+        assert m[name] >= -1e-9, (name, m[name])
+    assert -1 <= m["goodhart_gap"] <= 1 and -1 <= m["equity_gap"] <= 1
+    assert m["detected_gaming"] <= m["false_reports"] and m["refused_hardest"] <= m["refused"]
+    for estimate in (model.commissioner.estimated_uncertainty, model.commissioner.estimated_control):
+        assert estimate is None or 0.0 <= estimate <= 1.0
+    # needs stay in [0, 1]; no provider holds more cases than places
+    if len(pop):
+        assert pop.need.min() >= 0.0 and pop.need.max() <= 1.0
+    for provider in model.providers:
+        assert provider.caseload <= provider.capacity
+    assert np.all(np.isin(pop.provider[pop.in_service], [p.slot for p in model.providers]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=BASES, fields=OVERRIDES, seed=st.integers(0, 2**32 - 1))
+def test_invariants_hold_every_month(base, fields, seed):
+    scenario = (load(*base) if base else Scenario()).with_overrides(fields)
+    model = CommissioningModel(scenario=scenario, rng=seed)
+    budget, overspend = fields["budget_per_month"], fields["allow_overspend"]
+    check_step(model, budget, overspend)
+    for _ in range(36):
+        model.step()
+        check_step(model, budget, overspend)
+    df = model.results()
+    assert len(df) == 37
+    pd.testing.assert_series_equal(
+        df["arrived_total"],
+        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["unserved_total"],
+        check_names=False)
+    assert df["arrived_total"].is_monotonic_increasing and df["spend_total"].is_monotonic_increasing
+
+
+def test_a_noise_free_world_gives_finite_measures():
+    model = CommissioningModel(scenario=small("learning_oriented", control=1.0, measurement_sd=0.0),
+                               rng=0)
+    with np.errstate(all="ignore"):
+        model.run_for(3)
+    numeric = model.results().select_dtypes("number")
+    assert np.isfinite(numeric.to_numpy()).all()
+    assert np.isfinite(model.population.need).all()
+
+
+def test_the_budget_binds_unless_overspend_is_allowed():
+    tight = {"model": "block_grant", "grant_per_place": 1000.0, "budget_per_month": 50_000.0,
+             "shared_risk": 0.0, "start_cash": 1e8}
+    due = 1000.0 * SMALL["capacity"] * SMALL["n_providers"]  # 120k due against a 50k budget
+    capped = CommissioningModel(scenario=small(**tight), rng=1)
+    loose = CommissioningModel(scenario=small(**tight, allow_overspend=True), rng=1)
+    for _ in range(6):
+        capped.step()
+        loose.step()
+        assert capped.commissioner.paid_this_month == pytest.approx(50_000.0)
+        assert loose.commissioner.paid_this_month == pytest.approx(due)
+
+
+def test_block_grant_pays_every_place():
+    model = run(small(model="block_grant", grant_per_place=500.0, shared_risk=0.0, start_cash=1e8,
+                      retender_rule="none"), seed=2, months=8)
+    spend = model.results()["spend"].iloc[1:]
+    np.testing.assert_allclose(spend, 500.0 * SMALL["capacity"] * SMALL["n_providers"])
+
+
+def test_forums_happen_on_the_months_model_time_says():
+    """Trust rises only at forums (every 4 months here): the step reads the month from model.time."""
+    model = run(small(forum_interval=4, share_threshold=0.0, retender_rule="none",
+                      model="block_grant", league_tables=False, start_cash=1e8), seed=2, months=13)
+    trust = model.results().set_index("month")["mean_trust"]
+    rises = trust.diff().iloc[1:] > 1e-12
+    assert rises[rises].index.tolist() == [4, 8, 12]
+    assert model.time == 13
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+def test_results_has_one_row_per_month_and_the_card_columns():
+    model = run(small("learning_oriented"), seed=1, months=12)
+    df = model.results()
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) == 13
+    assert df["month"].tolist() == list(range(13))
+    missing = [c for c in CARD_COLUMNS if c not in df.columns]
+    assert not missing
+    for column in CARD_COLUMNS:
+        assert pd.api.types.is_numeric_dtype(df[column]), column
+    assert df.iloc[-1]["mean_wellbeing"] == model.measures["mean_wellbeing"]
+    assert df.iloc[-1]["in_service"] == np.count_nonzero(model.population.in_service)
+    assert df.iloc[0]["spend"] == 0 and df["spend"].iloc[1:].gt(0).all()
+
+
+def test_results_grow_with_each_step():
+    model = CommissioningModel(scenario=small(), rng=1)
+    assert len(model.results()) == 1
+    model.step()
+    model.step()
+    assert model.results()["month"].tolist() == [0, 1, 2]
+
+
+# --- Mesa ------------------------------------------------------------------------------------------
+
+def test_agents_are_mesa_agents():
+    for cls in (Citizen, Provider, Commissioner):
+        assert issubclass(cls, mesa.Agent)
+    assert issubclass(CommissioningModel, mesa.Model)
+
+
+def test_model_holds_its_providers_and_commissioner(learning_run):
+    providers = learning_run.agents_by_type[Provider]
+    assert len(providers) == SMALL["n_providers"]
+    assert {p.slot for p in providers} == set(range(SMALL["n_providers"]))
+    assert list(learning_run.agents_by_type[Commissioner]) == [learning_run.commissioner]
+
+
+def test_citizens_are_an_agentset_matching_the_arrays():
+    model = CommissioningModel(scenario=small("learning_oriented"), rng=4)
+    for _ in range(3):
+        model.run_for(5)
+        citizens = model.citizens
+        assert isinstance(citizens, mesa.agentset.AbstractAgentSet)
+        assert len(citizens) == len(model.population)
+        assert all(isinstance(c, Citizen) for c in citizens)
+        pop = model.population
+        ids = np.array([c.citizen_id for c in citizens])
+        assert sorted(ids.tolist()) == pop.id.tolist()
+        rows = np.searchsorted(pop.id, ids)
+        np.testing.assert_allclose(citizens.get("wellbeing"), pop.wellbeing[rows])
+        np.testing.assert_array_equal(citizens.get("segment"), pop.segment[rows])
+        in_service = np.array([c.status == "in service" for c in citizens])
+        np.testing.assert_array_equal(in_service, pop.in_service[rows])
+    # exited citizens leave the model's agents
+    assert len(model.agents_by_type[Citizen]) == len(model.population)
+
+
+def test_citizens_is_a_public_agentset_not_the_registry():
+    model = CommissioningModel(scenario=small(), rng=1)
+    citizens = model.citizens
+    assert isinstance(citizens, mesa.agentset.AgentSet)
+    assert citizens is not model.agents_by_type[Citizen]
+
+
+def test_model_time_counts_months():
+    model = CommissioningModel(scenario=small(), rng=1)
+    assert model.time == 0
+    model.step()
+    assert model.time == 1 and model.steps == 1
+    model.run_for(4)
+    assert model.time == 5 and model.results()["month"].iloc[-1] == 5
