@@ -136,48 +136,39 @@ def _fmt(mean: float, low: float, high: float) -> str:
     return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
 
 
-def _averages(levels, differences, measures):
-    lv = levels[(levels.statistic == "average") & levels.measure.isin(measures)]
-    df = differences[(differences.statistic == "average") & differences.measure.isin(measures)]
-    return lv, df
-
-
-def show_summary(levels, differences, measures, regimes, reps) -> None:
-    lv, df = _averages(levels, differences, measures)
-    table = Table(title=f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
-    table.add_column("measure")
-    for regime in regimes:
-        table.add_column(regime)
-    for regime in regimes[1:]:
-        table.add_column(f"{regime} - {regimes[0]}")
+def summary_rows(levels, differences, measures, regimes) -> tuple[list[str], list[list[str]]]:
+    """The time-averaged table: a row per measure, each regime's level then each paired difference."""
+    lv = levels[levels.statistic == "average"].set_index(["regime", "measure"])
+    df = differences[differences.statistic == "average"].set_index(["regime", "measure"])
+    head = ["measure", *regimes, *[f"{r} - {regimes[0]}" for r in regimes[1:]]]
+    rows = []
     for measure in measures:
         row = [measure]
         for regime in regimes:
-            r = lv[(lv.regime == regime) & (lv.measure == measure)].iloc[0]
+            r = lv.loc[(regime, measure)]
             row.append(_fmt(r["mean"], r.ci_low, r.ci_high))
         for regime in regimes[1:]:
-            d = df[(df.regime == regime) & (df.measure == measure)].iloc[0]
+            d = df.loc[(regime, measure)]
             row.append(_fmt(d.difference, d.ci_low, d.ci_high))
+        rows.append(row)
+    return head, rows
+
+
+def show_summary(levels, differences, measures, regimes, reps) -> None:
+    head, rows = summary_rows(levels, differences, measures, regimes)
+    table = Table(*head, title=f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 
 
 def markdown_summary(levels, differences, measures, regimes, reps, steps, seed) -> str:
-    lv, df = _averages(levels, differences, measures)
-    head = ["measure", *regimes, *[f"{r} - {regimes[0]}" for r in regimes[1:]]]
+    head, rows = summary_rows(levels, differences, measures, regimes)
     lines = [f"# Comparison: {', '.join(regimes)}", "",
              f"Time-averaged over months 1-{steps}; mean [95% CI] over {reps} paired replicates "
              f"(base seed {seed}). Differences are paired: replicate i of every regime faces the "
              "same world.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for measure in measures:
-        cells = [measure]
-        for regime in regimes:
-            r = lv[(lv.regime == regime) & (lv.measure == measure)].iloc[0]
-            cells.append(_fmt(r["mean"], r.ci_low, r.ci_high))
-        for regime in regimes[1:]:
-            d = df[(df.regime == regime) & (df.measure == measure)].iloc[0]
-            cells.append(_fmt(d.difference, d.ci_low, d.ci_high))
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
