@@ -29,8 +29,10 @@ from sim import beliefs
 from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
 from sim.commissioner import Commissioner
 from sim.providers import (
+    NEED_HELPED,
     Provider,
     Terms,
+    detection_probability,
     effort_cost,
     gaming_probability,
     next_mission,
@@ -97,6 +99,7 @@ class CommissioningModel(mesa.Model):
         self.pool = beliefs.empty(self.shape)
         self.voice_sum = np.zeros((n_slots, w.n_segments, w.n_domains))
         self.voice_n = np.zeros((n_slots, w.n_segments))
+        self.regret = np.zeros(n_slots)          # cumulative regret of each provider's choices
         self.slots: list[Provider | None] = [None] * n_slots
         for slot in range(n_slots):
             self.enter(slot)
@@ -210,7 +213,7 @@ class CommissioningModel(mesa.Model):
         p = self.scenario_config.providers
         mission = float(np.clip(self.rng.normal(p.mission_mean, p.mission_spread), 0.0, 1.0))
         for arr in (self.own, self.external, self.contributed, self.reported, self.voice_sum,
-                    self.voice_n):
+                    self.voice_n, self.regret):
             arr[slot] = 0.0
         provider = Provider(self, slot, mission, self.scenario_config)
         self.slots[slot] = provider
@@ -349,7 +352,10 @@ class CommissioningModel(mesa.Model):
             sample = self._mean[slot[c], seg[c]] + self._sd[slot[c], seg[c]] * self.rng.standard_normal(
                 (np.count_nonzero(c), *self.shape[1:]))
             value, _ = plan(sample, need[c], values[c], mission[c], price[c], months[c], self._terms)
-            pop.approach[cases[c]] = value.argmax(axis=1)
+            chosen = value.argmax(axis=1)
+            pop.approach[cases[c]] = chosen
+            self.regret += np.bincount(slot[c], weights=self.choice_regret(cases[c], chosen),
+                                       minlength=len(self.slots))
 
         approach = pop.approach[cases]
         value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms)
@@ -367,6 +373,15 @@ class CommissioningModel(mesa.Model):
         costs = np.bincount(slot, weights=case_cost, minlength=len(self.slots))
         overhead = np.array([sc.providers.overhead if p else 0.0 for p in self.slots])
         return costs + overhead
+
+    def choice_regret(self, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """What each approach choice loses against the oracle's: the best true wellbeing gain per
+        unit of effort for the citizen (their needs and values) minus that of the chosen approach.
+        """
+        pop = self.population
+        helped = pop.values[rows] * (pop.need[rows] > NEED_HELPED)
+        gain = np.einsum("iak,ik->ia", self.world.truth[pop.segment[rows]], helped)
+        return gain.max(axis=1) - gain[np.arange(len(rows)), chosen]
 
     # --- needs, observation, learning ----------------------------------------------------------
 
@@ -466,7 +481,8 @@ class CommissioningModel(mesa.Model):
         mission = np.array([p.mission if p else 1.0 for p in self.slots])
         stress = (cash < sc.providers.start_cash / 2).astype(float)
         self._pressure = pressure(regime.payment_at_risk, regime.league_tables, stress)
-        chance = gaming_probability(sc.providers.gaming_propensity, self._pressure, mission)
+        detection = detection_probability(regime.audit_rate, regime.voice_check, regime.citizen_voice)
+        chance = gaming_probability(sc.providers.gaming_propensity, self._pressure, mission, detection)
         slot_of = np.where(cases, pop.provider, 0)
         gamed = open_cases & ~met & (self.rng.random(len(pop)) < chance[slot_of])
         reported = truthful | gamed
@@ -625,6 +641,9 @@ class CommissioningModel(mesa.Model):
             "parked": float(np.count_nonzero(cases & pop.parked)),
             "parked_share": _share(cases, pop.parked),
             "parked_share_hardest": _share(cases & hardest, pop.parked),
+            "hardest_turned_away": _turned_away(log.get("refused_hardest", 0.0),
+                                                np.count_nonzero(cases & hardest & pop.parked),
+                                                np.count_nonzero(cases & hardest)),
             "refused": log.get("refused", 0.0),
             "refused_hardest": log.get("refused_hardest", 0.0),
             "waiting_share_hardest": _share(hardest, pop.waiting),
@@ -643,6 +662,7 @@ class CommissioningModel(mesa.Model):
             "system_knowledge": float(system_quality),
             "commissioner_belief_error": float(c_error),
             "provider_belief_error": _mean(p_error[active]),
+            "provider_regret": _mean(self.regret[active]),
             "system_belief_error": float(system_error),
             "spend": log.get("spend", 0.0),
             "spend_total": spent,
@@ -675,6 +695,12 @@ def _sum_rows(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
     k = rows.shape[1]
     flat = (group[:, None] * k + np.arange(k)).ravel()
     return np.bincount(flat, weights=rows.ravel(), minlength=n_groups * k).reshape(n_groups, k)
+
+
+def _turned_away(refused: float, parked: int, in_service: int) -> float:
+    """Of the hardest to help who met a provider this month, the share refused or parked."""
+    met = refused + in_service
+    return (refused + parked) / met if met else 0.0
 
 
 def _mean(x: np.ndarray) -> float:

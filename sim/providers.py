@@ -52,9 +52,17 @@ def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndar
     return ndtr((months * monthly_fall - gap) / (sigma * np.sqrt(months)))
 
 
-def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndarray) -> np.ndarray:
-    """Monthly chance of reporting a false outcome: more under pressure, less with mission."""
-    return propensity * pressure * (1.0 - mission)
+def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndarray,
+                       detection: float) -> np.ndarray:
+    """Monthly chance of reporting a false outcome: more under pressure, less with mission, and
+    deterred by the chance that a false report is found out.
+    """
+    return propensity * pressure * (1.0 - mission) * (1.0 - detection)
+
+
+def detection_probability(audit_rate: float, voice_check: float, citizen_voice: bool) -> float:
+    """Chance that a false outcome report is found: by an audit, or by citizens' own reports."""
+    return 1.0 - (1.0 - audit_rate) * (1.0 - (voice_check if citizen_voice else 0.0))
 
 
 def next_mission(mission: float, founding: float, shared_purpose: float, trust: float,

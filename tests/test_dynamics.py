@@ -10,7 +10,14 @@ from scipy import stats
 
 from sim.citizens import meets_measure, next_need, wellbeing
 from sim.commissioner import estimate_control, estimate_uncertainty, pro_rata
-from sim.providers import effort_cost, effort_response, gaming_probability, pressure, reach_probability
+from sim.providers import (
+    detection_probability,
+    effort_cost,
+    effort_response,
+    gaming_probability,
+    pressure,
+    reach_probability,
+)
 from sim.regime import STRATEGIES, Regime, ebrahim_strategy
 from sim.scenario import DOMAINS, Scenario
 from sim.world import (
@@ -141,12 +148,21 @@ def test_reach_probability_shape_and_monotonicity():
 def test_gaming_probability_monotone_and_bounded():
     pressures = np.linspace(0, 1, 11)
     missions = np.linspace(0, 1, 11)
-    grid = gaming_probability(0.2, pressures[:, None], missions[None, :])
+    grid = gaming_probability(0.2, pressures[:, None], missions[None, :], 0.0)
     assert np.all(np.diff(grid[:, :-1], axis=0) > 0)   # rises with pressure (unless mission is 1)
     assert np.all(np.diff(grid[1:, :], axis=1) < 0)    # falls with mission (unless pressure is 0)
     assert np.all((grid >= 0) & (grid <= 0.2))
     assert grid[-1, 0] == pytest.approx(0.2)           # full pressure, no mission: the propensity
     assert np.all(grid[:, -1] == 0) and np.all(grid[0, :] == 0)
+    deterred = [gaming_probability(0.2, 1.0, 0.0, d) for d in (0.0, 0.3, 0.9, 1.0)]
+    assert deterred == pytest.approx([0.2, 0.14, 0.02, 0.0])  # deterred by detection
+
+
+def test_detection_probability():
+    assert detection_probability(0.0, 0.5, False) == 0.0
+    assert detection_probability(0.2, 0.5, False) == pytest.approx(0.2)
+    assert detection_probability(0.2, 0.5, True) == pytest.approx(1 - 0.8 * 0.5)
+    assert detection_probability(1.0, 0.0, True) == 1.0
 
 
 def test_pressure():
