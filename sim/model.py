@@ -310,7 +310,7 @@ class CommissioningModel(mesa.Model):
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
         value, _ = plan(self._mean[provider.slot][seg], pop.recorded_need[rows],
                         self._values[provider.slot][seg], mission, self.outcome_price(seg),
-                        months, self._terms)
+                        months, self._terms, np.full(len(rows), provider.slack))
         monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
         return months * monthly + (1 - mission) * self.payment_scale * self.regime.attachment_fee
 
@@ -338,6 +338,7 @@ class CommissioningModel(mesa.Model):
         cases = np.flatnonzero(pop.in_service)
         slot, seg = pop.provider[cases], pop.segment[cases]
         mission = np.array([p.effective_mission if p else 0.0 for p in self.slots])[slot]
+        slack = np.array([p.slack if p else 1.0 for p in self.slots])[slot]
         months = np.minimum(sc.providers.horizon,
                             sc.population.max_service_months - pop.months_in_service[cases])
         price = self.outcome_price(seg, pop.paid[cases])
@@ -351,14 +352,16 @@ class CommissioningModel(mesa.Model):
             c = choose
             sample = self._mean[slot[c], seg[c]] + self._sd[slot[c], seg[c]] * self.rng.standard_normal(
                 (np.count_nonzero(c), *self.shape[1:]))
-            value, _ = plan(sample, need[c], values[c], mission[c], price[c], months[c], self._terms)
+            value, _ = plan(sample, need[c], values[c], mission[c], price[c], months[c], self._terms,
+                            slack[c])
             chosen = value.argmax(axis=1)
             pop.approach[cases[c]] = chosen
             self.regret += np.bincount(slot[c], weights=self.choice_regret(cases[c], chosen),
                                        minlength=len(self.slots))
 
         approach = pop.approach[cases]
-        value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms)
+        value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms,
+                             slack)
         # parking is a decision about the case: no approach is believed worth its cost
         parked = value.max(axis=1) < parking_value(mission, self._terms)
         effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])

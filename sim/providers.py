@@ -25,6 +25,7 @@ from sim.scenario import Scenario
 from sim.world import APPROACH_COST
 
 NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a provider can see
+MAX_SLACK = 4.0     # surplus cash beyond four times the reserve adds no further weight to wellbeing
 
 
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
@@ -118,8 +119,8 @@ class Terms:
 
 
 def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
-         outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms
-         ) -> tuple[np.ndarray, np.ndarray]:
+         outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms,
+         slack: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Value and best effort of every approach for every case.
 
     Args:
@@ -130,12 +131,16 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         outcome_price: price still to be earned on the measure for each case (n,), 0 if none.
         months_left: months the provider looks ahead for each case (n,).
         terms: payment terms and costs.
+        slack: how much cash the provider holds beyond its reserve, for each case (n,), at least 1
+            (see ``Provider.slack``); it raises the weight of wellbeing against money.
 
     Returns:
         value (n, A) in GBP per month, and effort (n, A, K).
     """
     w = terms.measure_weights
+    slack = np.ones(len(mission)) if slack is None else slack
     m = mission[:, None, None]
+    care = (mission * slack)[:, None, None]
     months = np.maximum(months_left, 1)[:, None]
     effect = effect * (need > NEED_HELPED)[:, None, :]  # a need already met cannot fall further
     gain_per_effort = terms.wellbeing_value * values[:, None, :] * effect
@@ -151,7 +156,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     else:
         pay_per_effort = np.zeros_like(effect)
     pay_per_effort = terms.payment_scale * pay_per_effort
-    effort = effort_response(m * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
+    effort = effort_response(care * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
                              terms.effort_cost, terms.substitution, terms.max_effort)
     wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
     if terms.payment_model == "outcomes":
@@ -163,9 +168,8 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         payment = np.full(wellbeing_part.shape, terms.fee)
     else:
         payment = np.zeros_like(wellbeing_part)
-    mission = mission[:, None]
     payment = terms.payment_scale * payment
-    value = (mission * wellbeing_part + (1 - mission) * payment - APPROACH_COST
+    value = (care[:, :, 0] * wellbeing_part + (1 - m[:, :, 0]) * payment - APPROACH_COST
              - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution)
              - terms.admin_cost)
     return value, effort
@@ -220,6 +224,16 @@ class Provider(mesa.Agent):
         reserve = self.model.scenario_config.providers.start_cash
         solvency = 1.0 if reserve <= 0 else min(max(self.cash / reserve, 0.0), 1.0)
         return self.mission * solvency
+
+    @property
+    def slack(self) -> float:
+        """Cash beyond the reserve the provider started with, as a ratio (1 to MAX_SLACK).
+
+        An organisation holding more than it needs spends it on its purpose: money is worth less to
+        it, so wellbeing weighs more against cost. The mirror of ``effective_mission``.
+        """
+        reserve = self.model.scenario_config.providers.start_cash
+        return 1.0 if reserve <= 0 else min(max(self.cash / reserve, 1.0), MAX_SLACK)
 
     @property
     def caseload(self) -> int:
