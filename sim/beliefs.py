@@ -98,6 +98,16 @@ def decision_quality(believed: np.ndarray, believed_values: np.ndarray, truth: n
     return ((achieved - random) @ segment_weight) / max(float((best - random) @ segment_weight), 1e-12)
 
 
+def evidence_share(posterior_sd: np.ndarray, prior_sd: np.ndarray, prior_weight: float) -> np.ndarray:
+    """How much an actor has learnt beyond the published evidence: the share of the prior's variance
+    its own and shared data have removed, averaged over cells (..., S, A, K) -> (...).
+
+    0 = it knows only what the published evidence says; towards 1 = data dominate everywhere.
+    """
+    prior_var = prior_sd**2 / prior_weight
+    return (1.0 - posterior_sd**2 / prior_var).mean(axis=(-3, -2, -1))
+
+
 def belief_error(believed: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Root mean square error of believed effects, over cells (..., S, A, K) -> (...)."""
     return np.sqrt(((believed - truth) ** 2).mean(axis=(-3, -2, -1)))

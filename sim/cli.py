@@ -173,6 +173,48 @@ def markdown_summary(levels, differences, measures, regimes, reps, steps, seed) 
 
 
 @app.command()
+@user_errors
+def validate(
+    reps: Annotated[int, typer.Option(min=2, max=10_000, help="Paired replicates per arm.")] = 10,
+    seed: Seed = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the report and figures.")] = Path(
+        "results/validation"),
+    only: Annotated[list[str] | None, typer.Option(
+        help="Run only this check (repeatable): creaming, goodhart, knowledge, contingency, "
+             "multitask, pooled.")] = None,
+) -> None:
+    """Check the model against the published patterns; exit 1 if any finding fails."""
+    from sim.experiments.output import staged
+    from sim.experiments.validation import CHECKS, plot_check, report, slug
+
+    unknown = sorted(set(only or []) - set(CHECKS))
+    if unknown:
+        raise ScenarioError(f"--only {unknown[0]!r}: no such check; allowed: one of "
+                            f"{', '.join(CHECKS)}")
+    names = only or list(CHECKS)
+    checks = []
+    with console.status("validating") as status:
+        for name in names:
+            status.update(f"validating: {name}")
+            checks.append(CHECKS[name](reps, seed))
+    with staged(out) as stage:
+        for check in checks:
+            plot_check(check, stage / f"{slug(check.name)}.png")
+        (stage / "report.md").write_text(report(checks, reps, seed))
+    table = Table("check", "what the literature says (source)", "finding", "effect [95% CI]",
+                  "verdict", title=f"Validation: {reps} paired replicates per arm, seed {seed}")
+    for check in checks:
+        for i, f in enumerate(check.findings):
+            table.add_row(check.name if i == 0 else "",
+                          f"{check.literature} ({check.source})" if i == 0 else "", f.claim,
+                          f.effect(), "pass" if f.passed else "FAIL")
+    console.print(table)
+    console.print(f"wrote {out}/report.md and one figure per check")
+    if not all(check.passed for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def scenarios() -> None:
     """List the preset regimes and contexts, one line each."""
     presets = preset_paths()

@@ -19,6 +19,7 @@ One step is one month:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -29,7 +30,6 @@ from sim import beliefs
 from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
 from sim.commissioner import Commissioner
 from sim.providers import (
-    NEED_HELPED,
     Provider,
     Terms,
     detection_probability,
@@ -47,7 +47,7 @@ from sim.world import APPROACH_COST, APPROACHES, World
 SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD = range(5)  # the world's keyed noise streams
 VOICE_SD = 0.05          # noise in a citizen's report of what they value
 PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizens' reports
-NEED_SEEN = 0.1          # needs this close to 0 or 1 are not learnt from: bounds distort changes
+NEED_SEEN = 0.05         # least distance from 0 or 1 of a need learnt from (see ``learn``)
 
 PROVIDER_REPORTERS = {"cash": "cash", "mission": "mission", "trust": "trust",
                       "caseload": "caseload", "knowledge": "knowledge"}
@@ -311,8 +311,10 @@ class CommissioningModel(mesa.Model):
         value, _ = plan(self._mean[provider.slot][seg], pop.recorded_need[rows],
                         self._values[provider.slot][seg], mission, self.outcome_price(seg),
                         months, self._terms, np.full(len(rows), provider.slack))
-        monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
-        return months * monthly + (1 - mission) * self.payment_scale * self.regime.attachment_fee
+        monthly = np.maximum(value.max(axis=1),
+                             parking_value(mission, self._terms, np.full(len(rows), provider.slack)))
+        fee = self.payment_scale * self.regime.attachment_fee / provider.slack
+        return months * monthly + (1 - mission) * fee
 
     def outcome_price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
         if self.regime.model != "outcomes":
@@ -352,18 +354,20 @@ class CommissioningModel(mesa.Model):
             c = choose
             sample = self._mean[slot[c], seg[c]] + self._sd[slot[c], seg[c]] * self.rng.standard_normal(
                 (np.count_nonzero(c), *self.shape[1:]))
-            value, _ = plan(sample, need[c], values[c], mission[c], price[c], months[c], self._terms,
-                            slack[c])
-            chosen = value.argmax(axis=1)
+            def value_of(effect: np.ndarray) -> np.ndarray:
+                return plan(effect, need[c], values[c], mission[c], price[c], months[c],
+                            self._terms, slack[c])[0]
+
+            chosen = value_of(sample).argmax(axis=1)
             pop.approach[cases[c]] = chosen
-            self.regret += np.bincount(slot[c], weights=self.choice_regret(cases[c], chosen),
+            self.regret += np.bincount(slot[c], weights=self.choice_regret(value_of, cases[c], chosen),
                                        minlength=len(self.slots))
 
         approach = pop.approach[cases]
         value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms,
                              slack)
         # parking is a decision about the case: no approach is believed worth its cost
-        parked = value.max(axis=1) < parking_value(mission, self._terms)
+        parked = value.max(axis=1) < parking_value(mission, self._terms, slack)
         effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])
         pop.parked[cases] = parked
         pop.effort[:] = 0.0
@@ -377,14 +381,17 @@ class CommissioningModel(mesa.Model):
         overhead = np.array([sc.providers.overhead if p else 0.0 for p in self.slots])
         return costs + overhead
 
-    def choice_regret(self, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-        """What each approach choice loses against the oracle's: the best true wellbeing gain per
-        unit of effort for the citizen (their needs and values) minus that of the chosen approach.
+    def choice_regret(self, value_of: Callable[[np.ndarray], np.ndarray], rows: np.ndarray,
+                      chosen: np.ndarray) -> np.ndarray:
+        """What each approach choice loses, in the provider's own terms, for not knowing the effects.
+
+        ``value_of(effect)`` values every approach for the chosen cases as the provider would (with
+        what it knows of the case and of what the citizen values); the oracle knows the true
+        effects. Regret is the oracle's best value minus the true value of the approach chosen
+        (GBP per month), the regret of the bandit literature.
         """
-        pop = self.population
-        helped = pop.values[rows] * (pop.need[rows] > NEED_HELPED)
-        gain = np.einsum("iak,ik->ia", self.world.truth[pop.segment[rows]], helped)
-        return gain.max(axis=1) - gain[np.arange(len(rows)), chosen]
+        true_value = value_of(self.world.truth[self.population.segment[rows]])
+        return true_value.max(axis=1) - true_value[np.arange(len(rows)), chosen]
 
     # --- needs, observation, learning ----------------------------------------------------------
 
@@ -414,14 +421,19 @@ class CommissioningModel(mesa.Model):
               approach: np.ndarray) -> None:
         """Providers learn from recorded changes on the domains they record; reports go up.
 
-        A provider learns from the domains where the citizen needs help (a need away from 0 and 1,
-        where the bounds would distort the change). Which domains those are is taken from the true
-        need, as a professional assessment would tell it: selecting on the noisy record instead
-        would bias the estimates (regression to the mean).
+        A provider learns from a domain only where the need was far enough from 0 and 1 that the
+        month's change could not have hit a bound (a clipped change would bias the estimate): above
+        twice the fall it expected plus three shock deviations, and below one minus the drift and
+        three shock deviations. Where the need stood is taken from the true need, as a professional
+        assessment would tell it: selecting on the noisy record instead would bias the estimates
+        (regression to the mean), and nothing is selected on the month's outcome.
         """
         pop, w = self.population, self.world
-        seen = (served[:, None] & self.regime.recorded[None, :] & (old_need > NEED_SEEN)
-                & (old_need < 1.0 - NEED_SEEN))
+        slot_all = np.where(served, pop.provider, 0)
+        expected = np.clip(self._mean[slot_all, pop.segment, approach] * pop.effort, 0.0, None)
+        room = NEED_SEEN + 3 * w.shock_sd
+        seen = (served[:, None] & self.regime.recorded[None, :] & (old_need > room + 2 * expected)
+                & (old_need < 1.0 - room - w.need_drift))
         rows, k = np.nonzero(seen)
         slot, seg, a = pop.provider[rows], pop.segment[rows], approach[rows]
         z = w.need_drift - (pop.recorded_need[rows, k] - old_record[rows, k])
@@ -666,6 +678,10 @@ class CommissioningModel(mesa.Model):
             "commissioner_belief_error": float(c_error),
             "provider_belief_error": _mean(p_error[active]),
             "provider_regret": _mean(self.regret[active]),
+            "provider_evidence": _mean(beliefs.evidence_share(sd[active], w.prior_sd,
+                                                              regime.prior_weight)),
+            "commissioner_evidence": float(beliefs.evidence_share(c_sd, w.prior_sd,
+                                                                  regime.prior_weight)),
             "system_belief_error": float(system_error),
             "spend": log.get("spend", 0.0),
             "spend_total": spent,

@@ -3,7 +3,11 @@
 A provider's utility for a case-month is
 
     U = mission * wellbeing_value * expected wellbeing gain
-        + (1 - mission) * expected payment - approach cost - effort cost - admin cost.
+        + (1 / slack) * [(1 - mission) * expected payment - approach cost - effort cost - admin],
+
+where slack >= 1 is its cash beyond its starting reserve (money is worth less to a provider
+holding a surplus); a provider short of cash acts with its mission scaled down instead
+(``Provider.effective_mission``).
 
 Effort across domains follows Holmstrom and Milgrom's multitask model: the cost of
 effort e around the baseline t is (c/2)(e - t)' Q (e - t) with Q = (1 - d) I + d 11'
@@ -132,15 +136,14 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         months_left: months the provider looks ahead for each case (n,).
         terms: payment terms and costs.
         slack: how much cash the provider holds beyond its reserve, for each case (n,), at least 1
-            (see ``Provider.slack``); it raises the weight of wellbeing against money.
+            (see ``Provider.slack``); money is worth 1/slack to it, so wellbeing weighs more.
 
     Returns:
-        value (n, A) in GBP per month, and effort (n, A, K).
+        value (n, A) in GBP per month (money discounted by 1/slack), and effort (n, A, K).
     """
     w = terms.measure_weights
-    slack = np.ones(len(mission)) if slack is None else slack
+    thrift = 1.0 if slack is None else (1.0 / slack)[:, None]  # what a pound is worth to it
     m = mission[:, None, None]
-    care = (mission * slack)[:, None, None]
     months = np.maximum(months_left, 1)[:, None]
     effect = effect * (need > NEED_HELPED)[:, None, :]  # a need already met cannot fall further
     gain_per_effort = terms.wellbeing_value * values[:, None, :] * effect
@@ -156,8 +159,10 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     else:
         pay_per_effort = np.zeros_like(effect)
     pay_per_effort = terms.payment_scale * pay_per_effort
-    effort = effort_response(care * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
-                             terms.effort_cost, terms.substitution, terms.max_effort)
+    money = thrift if np.isscalar(thrift) else thrift[..., None]
+    effort = effort_response(m * gain_per_effort + money * (1 - m) * pay_per_effort,
+                             terms.baseline_effort, money * terms.effort_cost, terms.substitution,
+                             terms.max_effort)
     wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
     if terms.payment_model == "outcomes":
         fall = (effect * effort) @ w - terms.drift
@@ -169,19 +174,19 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     else:
         payment = np.zeros_like(wellbeing_part)
     payment = terms.payment_scale * payment
-    value = (care[:, :, 0] * wellbeing_part + (1 - m[:, :, 0]) * payment - APPROACH_COST
-             - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution)
-             - terms.admin_cost)
-    return value, effort
+    money_part = ((1 - m[:, :, 0]) * payment - APPROACH_COST - terms.admin_cost
+                  - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution))
+    return m[:, :, 0] * wellbeing_part + thrift * money_part, effort
 
 
-def parking_value(mission: np.ndarray, terms: Terms) -> np.ndarray:
-    """Value of keeping a case on the books with no real service (GBP per month).
+def parking_value(mission: np.ndarray, terms: Terms, slack: np.ndarray | None = None) -> np.ndarray:
+    """Value of keeping a case on the books with no real service (GBP per month, as in ``plan``).
 
     A fee still comes in; nothing else does.
     """
     payment = terms.fee if terms.payment_model == "fee_for_service" else 0.0
-    return (1 - mission) * terms.payment_scale * payment - terms.admin_cost
+    thrift = 1.0 if slack is None else 1.0 / slack
+    return thrift * ((1 - mission) * terms.payment_scale * payment - terms.admin_cost)
 
 
 class Provider(mesa.Agent):

@@ -1,0 +1,500 @@
+"""Validation: whether the model reproduces the published patterns.
+
+Each check compares scenarios that differ only in the lever under test, over paired replicates
+(replicate i of every arm faces the same world), and states its verdict rule before it looks at
+the data. Every parameter a check sets is an ordinary scenario field. Sources are those in
+shared/reference/stylised-facts.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.compare import compare
+from sim.experiments.runs import replicate_seeds
+from sim.experiments.statistics import mean_ci
+from sim.model import CommissioningModel
+from sim.providers import Provider
+from sim.scenario import Scenario, load
+
+MONTHS = 120
+
+
+@dataclass
+class Finding:
+    """One claim tested: the effect measured over replicates, its 95% CI, and the verdict."""
+
+    claim: str
+    measured: str
+    rule: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    passed: bool
+    note: str = ""  # shown instead of a confidence interval where the effect is not a mean
+
+    def effect(self) -> str:
+        if self.note:
+            return f"{self.estimate:.3g} ({self.note})"
+        return f"{self.estimate:.3g} [{self.ci_low:.3g}, {self.ci_high:.3g}]"
+
+
+@dataclass
+class Check:
+    """A check: what the literature says, its source, its findings and the data for its figure."""
+
+    name: str
+    literature: str
+    source: str
+    findings: list[Finding]
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(f.passed for f in self.findings)
+
+
+def _paired(values: pd.Series | np.ndarray) -> tuple[float, float, float]:
+    return mean_ci(np.asarray(values, dtype=float))
+
+
+def _per_replicate(runs: pd.DataFrame, measure: str, months: slice | None = None,
+                   how: str = "mean") -> pd.DataFrame:
+    """A replicate x arm table of one measure: averaged over ``months`` (default 1..end)."""
+    window = runs[runs["month"] > 0] if months is None else runs[runs["month"].between(
+        months.start, months.stop)]
+    return window.groupby(["replicate", "regime"], sort=False)[measure].agg(how).unstack()
+
+
+def finding(claim: str, measured: str, rule: str, diffs, test: Callable[[float, float, float], bool]
+            ) -> Finding:
+    mean, low, high = _paired(diffs)
+    return Finding(claim, measured, rule, mean, low, high, bool(test(mean, low, high)))
+
+
+def above_zero(mean: float, low: float, high: float) -> bool:
+    return low > 0
+
+
+def below_zero(mean: float, low: float, high: float) -> bool:
+    return high < 0
+
+
+# --- 1. creaming and parking ------------------------------------------------------------------
+
+def creaming(reps: int, seed: int, months: int = MONTHS) -> Check:
+    base = load("target_driven")
+    arms = {
+        "payment by results": base,
+        "block grant": base.with_overrides({"model": "block_grant", "selection_allowed": False}),
+        "PbR, differential prices": base.with_overrides({"differential_prices": True}),
+    }
+    runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+    away = _per_replicate(runs, "hardest_turned_away")
+    pbr, block, diff = (away[k] for k in arms)
+    findings = [
+        finding("The hardest to help are refused or parked far more under payment by results "
+                "with selection than under a block grant",
+                "share of the hardest to help refused or parked: PbR minus block grant",
+                "95% CI above 0 and PbR share at least 1.5 times the block grant's",
+                pbr - block, lambda m, lo, hi: lo > 0 and pbr.mean() >= 1.5 * block.mean()),
+        finding("Differential prices reduce creaming and parking of the hardest to help",
+                "share refused or parked: differential prices minus flat prices",
+                "95% CI below 0", diff - pbr, below_zero),
+        finding("... but do not remove it",
+                "share refused or parked: differential prices minus block grant",
+                "95% CI above 0", diff - block, above_zero),
+    ]
+    return Check("Creaming and parking",
+                 "Payment by results with provider selection leads providers to cream the easiest "
+                 "and park the hardest to help; differential prices did little to stop it",
+                 "Rees, Whitworth and Carter 2014; Carter and Whitworth 2015; Work and Pensions "
+                 "Committee 2013 (HC 162) and 2015; Learning and Work Institute outcome data 2017",
+                 findings, {"runs": runs, "measure": "hardest_turned_away", "table": away})
+
+
+# --- 2. Goodhart gap and gaming -----------------------------------------------------------------
+
+def goodhart(reps: int, seed: int, months: int = MONTHS) -> Check:
+    base = load("target_driven")
+    arms = {
+        "narrow threshold, pressure": base,
+        "composite measure, pressure": base.with_overrides({"measure": "composite"}),
+        "narrow threshold, risk shared": base.with_overrides({"shared_risk": 0.75}),
+        "narrow threshold, more audits": base.with_overrides({"audit_rate": 0.3}),
+    }
+    runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+    gap = _per_replicate(runs, "goodhart_gap")
+    gaming = _per_replicate(runs, "gaming_rate")
+    narrow, composite, shared, audits = arms
+    findings = [
+        finding("A narrow threshold measure under pressure opens a gap between the paid-for "
+                "measure and true wellbeing that a composite, citizen-weighted measure does not",
+                "Goodhart gap (reported measure minus the same threshold on true wellbeing): "
+                "narrow minus composite", "95% CI above 0", gap[narrow] - gap[composite],
+                above_zero),
+        finding("Gaming rises with pressure",
+                "share of outcome reports that are false: full risk on the provider minus 75% "
+                "of the risk shared", "95% CI above 0", gaming[narrow] - gaming[shared], above_zero),
+        finding("Gaming falls with audits",
+                "share of outcome reports that are false: audit rate 0.3 minus 0.05",
+                "95% CI below 0", gaming[audits] - gaming[narrow], below_zero),
+    ]
+    return Check("Goodhart gap and gaming",
+                 "The more an indicator is used for decisions the more it is corrupted: official "
+                 "A&E figures ran 19-27 points above patients' reports; misreporting where targets "
+                 "bite",
+                 "Bevan and Hood 2006 (Public Administration 84(3)); Campbell 1976; NAO 2001",
+                 findings, {"runs": runs, "gap": gap, "gaming": gaming})
+
+
+# --- 3. knowledge ----------------------------------------------------------------------------
+
+def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
+    context = "complex_uncontrollable"
+    arms = {"learning-oriented": load("learning_oriented", context),
+            "target-driven": load("target_driven", context)}
+    runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+    start = _per_replicate(runs, "commissioner_belief_error", slice(0, 0))
+    end = _per_replicate(runs, "commissioner_belief_error", slice(months - 11, months))
+    k_start = _per_replicate(runs, "commissioner_knowledge", slice(0, 0))
+    k_end = _per_replicate(runs, "commissioner_knowledge", slice(months - 11, months))
+
+    # churn: providers that record every domain, replaced at re-tendering or not, sharing or not
+    churn_base = load("target_driven", context).with_overrides({"data_coverage": "all_domains"})
+    open_data = {"open_data": True, "share_threshold": 0.0}
+    churn_arms = {"churn": churn_base,
+                  "no churn": churn_base.with_overrides({"retender_rule": "none"}),
+                  "churn, open data": churn_base.with_overrides(open_data)}
+    churn_runs = compare(churn_arms, reps=reps, steps=months, seed=seed, progress=False).runs
+    contract = churn_base.regime.contract_months
+    jumps = _retender_jumps(churn_runs, "provider_evidence", contract, months)
+    findings = [
+        finding("Commissioner knowledge rises over time under learning-oriented accountability",
+                "commissioner's knowledge (decision quality): last year minus month 0",
+                "95% CI above 0", k_end["learning-oriented"] - k_start["learning-oriented"],
+                above_zero),
+        finding("... and the error of its beliefs falls",
+                "commissioner's belief error: last year minus month 0", "95% CI below 0",
+                end["learning-oriented"] - start["learning-oriented"], below_zero),
+        finding("Under target-driven re-tendering in a drifting context it ends no higher than "
+                "where it started",
+                "commissioner's belief error: last year minus month 0 (no lower = no wiser)",
+                "95% CI not below 0", end["target-driven"] - start["target-driven"],
+                lambda m, lo, hi: hi >= 0),
+        finding("Replacing providers destroys what they had learnt",
+                "change in providers' evidence (share of prior variance their data removed) "
+                "across re-tendering months: churn minus no churn",
+                "95% CI below 0", jumps["churn"] - jumps["no churn"], below_zero),
+        finding("... unless the system shares it",
+                "the same change with open data minus without", "95% CI above 0",
+                jumps["churn, open data"] - jumps["churn"], above_zero),
+    ]
+    return Check("Knowledge",
+                 "Outsourcing under targets lets providers' knowledge leak away: the commissioner "
+                 "learns little and the programme leaves little learning behind",
+                 "Work and Pensions Committee 2015; GO Lab / Collaborate CIC seven principles; "
+                 "DESIGN.md", findings, {"runs": runs, "churn_runs": churn_runs, "jumps": jumps})
+
+
+def _retender_jumps(runs: pd.DataFrame, measure: str, contract: int, months: int) -> pd.DataFrame:
+    """Mean change of a measure across the re-tendering months, per replicate and arm."""
+    table = runs.pivot_table(index=["replicate", "regime"], columns="month", values=measure)
+    due = [m for m in range(contract, months + 1, contract)]
+    change = sum(table[m] - table[m - 1] for m in due) / len(due)
+    return change.unstack()
+
+
+# --- 4. Ebrahim's contingency -------------------------------------------------------------------
+
+UNCERTAINTY = (0.1, 0.5, 0.9)
+CONTROL = (0.25, 0.6, 0.9)
+MARGIN = 0.10  # "about as well": the target-driven regime within 10% of the learning regime
+
+
+def contingency(reps: int, seed: int, months: int = MONTHS) -> Check:
+    rows = []
+    for u in UNCERTAINTY:
+        for c in CONTROL:
+            ctx = {"uncertainty": u, "control": c}
+            arms = {"target": load("target_driven").with_overrides(ctx),
+                    "learning": load("learning_oriented").with_overrides(ctx)}
+            runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+            final = _per_replicate(runs, "wellbeing_per_1000", slice(months, months))
+            for rep, row in final.iterrows():
+                rows.append(dict(uncertainty=u, control=c, replicate=rep, target=row["target"],
+                                 learning=row["learning"]))
+    grid = pd.DataFrame(rows)
+    grid["difference"] = grid["learning"] - grid["target"]
+    stable = grid[(grid.uncertainty == min(UNCERTAINTY)) & (grid.control == max(CONTROL))]
+    complex_ = grid[(grid.uncertainty == max(UNCERTAINTY)) & (grid.control == min(CONTROL))]
+    margin = MARGIN * stable["learning"].mean()
+    findings = [
+        finding("In a stable, controllable context the target-driven regime does about as well or "
+                "better per pound",
+                f"wellbeing gained per GBP 1,000 at uncertainty {min(UNCERTAINTY)}, control "
+                f"{max(CONTROL)}: target minus learning",
+                f"95% CI lower bound above -{MARGIN:.0%} of the learning regime's level",
+                stable["target"] - stable["learning"], lambda m, lo, hi: lo > -margin),
+        finding("In a complex, uncontrollable context the learning regime wins clearly",
+                f"wellbeing gained per GBP 1,000 at uncertainty {max(UNCERTAINTY)}, control "
+                f"{min(CONTROL)}: learning minus target", "95% CI above 0",
+                complex_["difference"], above_zero),
+    ]
+    return Check("Ebrahim's contingency",
+                 "What performance system fits depends on uncertainty about cause and effect and "
+                 "on control over outcomes: measure and pay for outputs or outcomes where both are "
+                 "favourable, learn and measure the system where neither is",
+                 "Ebrahim 2019 (Measuring Social Change); Ebrahim and Rangan 2014",
+                 findings, {"grid": grid})
+
+
+# --- 5. multitask incentives --------------------------------------------------------------------
+
+PRICES = (2500.0, 5000.0, 7500.0, 10000.0, 12500.0)
+SUBSTITUTION = (0.0, 0.5)
+TOLERANCE = 0.01  # relative error allowed between the model's effort and the closed form
+
+
+def multitask_scenario(price: float, substitution: float) -> Scenario:
+    """One provider, no learning, no mission, a linear payment on the employment domain only."""
+    return load("target_driven").with_overrides({
+        "n_providers": 1, "capacity": 200, "n_citizens": 400, "uncertainty": 0.0,
+        "prior_weight": 100.0, "mission_mean": 0.0, "mission_spread": 0.0,
+        "model": "distance_travelled", "improvement_price": price, "measure": "threshold",
+        "measured_domain": "employment", "selection_allowed": False, "allow_overspend": True,
+        "league_tables": False, "retender_rule": "none", "substitution": substitution,
+        "baseline_effort": 1.0, "gaming_propensity": 0.0})
+
+
+def holmstrom_milgrom(a: np.ndarray, baseline: float, cost: float, d: float, k: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Effort on the measured and on each unmeasured task for a linear incentive ``a`` on one task.
+
+    The Holmstrom-Milgrom multitask model with k tasks of equal substitution d; for k = 2 this is
+    t1 = t + a / (c (1 - d^2)), t2 = t - d a / (c (1 - d^2)).
+    """
+    s = d / (1 - d + k * d)
+    return baseline + a * (1 - s) / (cost * (1 - d)), baseline - a * s / (cost * (1 - d))
+
+
+def multitask(reps: int, seed: int, months: int = 3) -> Check:
+    rows = []
+    for d in SUBSTITUTION:
+        for price in PRICES:
+            sc = multitask_scenario(price, d)
+            for seed_i in replicate_seeds(seed, reps):
+                rows += _multitask_efforts(sc, seed_i, months)
+    table = pd.DataFrame(rows)
+    rel = (table[["measured", "unmeasured"]].to_numpy()
+           - table[["hm_measured", "hm_unmeasured"]].to_numpy()) / table[["hm_measured",
+                                                                         "hm_unmeasured"]].to_numpy()
+    worst = np.abs(rel).max(axis=1)
+    per_setting = table.assign(error=worst).groupby(["substitution", "price"])["error"].max()
+    worst = float(per_setting.max())
+    findings = [Finding(
+        "A single provider with a linear incentive on one of several tasks allocates effort as "
+        "the Holmstrom-Milgrom closed form says",
+        f"largest relative error of effort on the measured and an unmeasured domain, over "
+        f"{len(PRICES)} prices x {len(SUBSTITUTION)} substitution values",
+        f"below {TOLERANCE:.0%} in every setting (and served cases in every setting)", worst,
+        worst, worst, worst < TOLERANCE and len(per_setting) == len(PRICES) * len(SUBSTITUTION),
+        note=f"largest over {len(per_setting)} settings and {len(table)} cases")]
+    return Check("Multitask incentives",
+                 "Paying on one measured task raises effort there and, where tasks substitute, "
+                 "lowers it on the unmeasured ones: t1 = t + a/(c(1-d^2)), t2 = t - d a/(c(1-d^2))",
+                 "Holmstrom and Milgrom 1991 (JLEO 7)", findings, {"table": table})
+
+
+def _multitask_efforts(scenario: Scenario, seed, months: int) -> list[dict]:
+    """Each served case's effort on employment (measured) and housing (unmeasured), with the
+    closed form for the payment weight it faced: a = improvement price x believed effect.
+    """
+    model = CommissioningModel(scenario=scenario, rng=seed)
+    model.run_for(months)
+    pop, p = model.population, scenario.providers
+    provider = next(iter(model.agents_by_type[Provider]))
+    served = pop.in_service & ~pop.parked & (pop.recorded_need[:, 0] > 0.05)
+    rows = np.flatnonzero(served)
+    believed = model._mean[provider.slot, pop.segment[rows], pop.approach[rows], 0]
+    a = model.payment_scale * scenario.regime.payment.improvement_price * believed
+    hm1, hm2 = holmstrom_milgrom(a, p.baseline_effort, p.effort_cost, p.substitution, pop.n_domains)
+    return [dict(price=scenario.regime.payment.improvement_price, substitution=p.substitution,
+                 a=a[i], measured=pop.effort[r, 0], unmeasured=pop.effort[r, 1],
+                 hm_measured=hm1[i], hm_unmeasured=hm2[i]) for i, r in enumerate(rows)]
+
+
+# --- 6. pooled learning -------------------------------------------------------------------------
+
+POOL_SIZE = 8
+# Thompson sampling needs a prior as wide as the truth's departures from it (lever 7, nuanced
+# evidence): the published sd is 0.6 effect scales, the departures at uncertainty 1 up to 2.
+PRIOR_WEIGHT = (0.6 / 2.0) ** 2
+
+
+def pooled_scenario(pooled: bool) -> Scenario:
+    """M providers facing a stationary, uncertain world, learning alone or pooling everything.
+
+    Their objective is kept stationary: fees cover their costs, and with no reserve to protect or
+    spend (start_cash 0) money is worth the same to them every month.
+    """
+    return load("learning_oriented").with_overrides({
+        "n_providers": POOL_SIZE, "uncertainty": 1.0, "control": 0.9, "drift_speed": 0.0,
+        "prior_weight": PRIOR_WEIGHT,
+        "forgetting": 1.0, "mission_mean": 1.0, "mission_spread": 0.0, "shared_purpose": 0.0,
+        "model": "fee_for_service", "fee_per_month": 1500.0, "allow_overspend": True,
+        "start_cash": 0.0, "retender_rule": "none", "review_interval": 0,
+        "open_data": pooled, "share_threshold": 0.0, "forum_interval": 1 if pooled else 0,
+        "forum_citizens": False})
+
+
+def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
+    arms = {"pooled": pooled_scenario(True), "isolated": pooled_scenario(False)}
+    runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+    # regret accrued after month 1: in month 1 every provider chooses for its whole inherited
+    # caseload at once, before any observation, identically in both arms (a batch, not learning)
+    first = _per_replicate(runs, "provider_regret", slice(1, 1))
+    final = _per_replicate(runs, "provider_regret", slice(months, months)) - first
+    ratio = final["pooled"] / final["isolated"]
+    low, high = 1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE)
+    curve = runs[runs.month >= 1].groupby(["regime", "month"], sort=False)["provider_regret"].mean(
+        ).unstack(0)
+    curve = curve - curve.iloc[0]
+    growth = {arm: _log_fit(curve[arm]) for arm in arms}
+    findings = [
+        finding(f"{POOL_SIZE} providers that pool every observation have far lower per-provider "
+                "regret than isolated ones, between 1/M and 1/sqrt(M) of it",
+                "per-provider cumulative regret from month 2 to the horizon: pooled / isolated",
+                f"mean ratio in [{low:.3f}, {high:.3f}]", ratio,
+                lambda m, lo, hi: low <= m <= high),
+        Finding("Regret grows about logarithmically",
+                "R-squared of cumulative regret after month 1 (mean over replicates) regressed on "
+                "log(month), for the worse of the two arms", "log fit better than a linear fit "
+                "and R-squared above 0.9, in both arms", min(g["log"] for g in growth.values()),
+                np.nan, np.nan, all(g["log"] > max(0.9, g["linear"]) for g in growth.values()),
+                note="; ".join(f"{arm}: R-squared {g['log']:.3f} on log(month), {g['linear']:.3f} "
+                               f"on month" for arm, g in growth.items())),
+    ]
+    return Check("Pooled learning",
+                 "M learners that pool every observation behave like one learner with M times the "
+                 "data: per-learner regret falls by about 1/M (gap-dependent) to 1/sqrt(M) (worst "
+                 "case), and grows as log n",
+                 "Lai and Robbins 1985; Auer et al. 2002; Landgren et al. 2016; Wang et al. 2020",
+                 findings, {"runs": runs, "ratio": ratio, "curve": curve, "growth": growth})
+
+
+def _log_fit(curve: pd.Series) -> dict[str, float]:
+    t = curve.index.to_numpy(dtype=float)
+    y = curve.to_numpy()
+    keep = t > 1
+    return {"log": _r2(np.log(t[keep]), y[keep]), "linear": _r2(t[keep], y[keep])}
+
+
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(x, y)[0, 1] ** 2)
+
+
+CHECKS: dict[str, Callable[..., Check]] = {
+    "creaming": creaming, "goodhart": goodhart, "knowledge": knowledge,
+    "contingency": contingency, "multitask": multitask, "pooled": pooled_learning,
+}
+
+
+def validate(reps: int = 10, seed: int = 0, only: list[str] | None = None) -> list[Check]:
+    """Run every check (or those named in ``only``)."""
+    return [CHECKS[name](reps, seed) for name in (only or CHECKS)]
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+def plot_check(check: Check, path) -> None:
+    """One figure per check, saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    from sim.plots import bands
+
+    data = check.data
+    if check.name == "Ebrahim's contingency":
+        grid = data["grid"].groupby(["uncertainty", "control"])["difference"].mean().unstack()
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        image = ax.imshow(grid.to_numpy(), origin="lower", cmap="RdBu")
+        limit = np.abs(grid.to_numpy()).max()
+        image.set_clim(-limit, limit)
+        ax.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
+        ax.set_yticks(range(len(grid.index)), [f"{u:g}" for u in grid.index])
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, f"{value:.4f}", ha="center", va="center", fontsize=8)
+        ax.set_xlabel("control over outcomes")
+        ax.set_ylabel("cause-effect uncertainty")
+        ax.set_title("Wellbeing per GBP 1,000: learning minus target")
+        fig.colorbar(image, ax=ax)
+    elif check.name == "Multitask incentives":
+        table = data["table"]
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for d, group in table.groupby("substitution"):
+            group = group.sort_values("a")
+            ax.scatter(group["a"], group["measured"], s=6, label=f"model, measured (d={d:g})")
+            ax.scatter(group["a"], group["unmeasured"], s=6, label=f"model, unmeasured (d={d:g})")
+            ax.plot(group["a"], group["hm_measured"], "k-", lw=0.8)
+            ax.plot(group["a"], group["hm_unmeasured"], "k--", lw=0.8)
+        ax.set_xlabel("payment per unit effort on the measured domain, a (GBP)")
+        ax.set_ylabel("effort per case-month")
+        ax.set_title("Effort against the closed form (black lines)")
+        ax.legend(fontsize=7)
+    elif check.name == "Pooled learning":
+        curve = data["curve"]
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for arm in curve:
+            ax.plot(curve.index, curve[arm], label=arm)
+        ax.set_xscale("log")
+        ax.set_xlabel("month (log scale)")
+        ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")
+        ax.set_title("Regret, pooled against isolated learners")
+        ax.legend()
+    else:
+        measures = {"Creaming and parking": ["hardest_turned_away"],
+                    "Goodhart gap and gaming": ["goodhart_gap", "gaming_rate"],
+                    "Knowledge": ["commissioner_knowledge", "commissioner_belief_error"]}[check.name]
+        runs = data["runs"]
+        extra = [("churn_runs", "provider_evidence")] if "churn_runs" in data else []
+        panels = [(runs, m) for m in measures] + [(data[k], m) for k, m in extra]
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+        for ax, (frame, measure) in zip(axes[0], panels, strict=True):
+            for arm, band in bands(frame, measure).groupby("regime", sort=False):
+                ax.plot(band["month"], band["mean"], label=arm)
+                ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+            ax.set_title(measure)
+            ax.set_xlabel("month")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
+
+
+def report(checks: list[Check], reps: int, seed: int) -> str:
+    """The checks as Markdown: a summary table, then each check with its findings and figure."""
+    lines = ["# Validation results", "",
+             f"{reps} paired replicates per arm, base seed {seed}; effects are means with 95% "
+             "confidence intervals over replicates. Made by `commsim validate`.", "",
+             "| check | finding | effect [95% CI] | rule | verdict |", "|---|---|---|---|---|"]
+    for check in checks:
+        for f in check.findings:
+            lines.append(f"| {check.name} | {f.claim} | {f.effect()} | {f.rule} | "
+                         f"{'pass' if f.passed else 'FAIL'} |")
+    for check in checks:
+        lines += ["", f"## {check.name}", "", f"**Literature.** {check.literature} "
+                  f"({check.source}).", ""]
+        for f in check.findings:
+            lines.append(f"- {'PASS' if f.passed else 'FAIL'}: {f.claim}. Measured: {f.measured}: "
+                         f"{f.effect()}; rule: {f.rule}.")
+        lines += ["", f"![{check.name}]({slug(check.name)}.png)"]
+    return "\n".join(lines) + "\n"
