@@ -110,6 +110,7 @@ class CommissioningModel(mesa.Model):
         self.month_log: dict[str, float] = {}
         self.knowledge_of_providers = np.zeros(n_slots)
         self._citizen_agents: dict[int, Citizen] = {}
+        self._caseloads: np.ndarray | None = None
         self.arrive(scenario.population.n_citizens)
         self.start_running()
         self.measures = self.measure()
@@ -133,9 +134,10 @@ class CommissioningModel(mesa.Model):
         self.forget(self.scenario_config.providers.forgetting)
         self.arrive(self.world.arrivals())
         self.commission(month)
-        self._offered = np.zeros(len(self.population), bool)
         self.prepare_beliefs()
-        self.agents_by_type[Provider].shuffle_do("intake")
+        order: list[Provider] = []
+        self.agents_by_type[Provider].shuffle_do(order.append)  # Mesa's random order, as drawn
+        self.intake(order)
         costs = self.serve(month)
         self.live(month)
         self.report_and_pay(costs)
@@ -165,8 +167,10 @@ class CommissioningModel(mesa.Model):
         """
         pop, p = self.population, self.scenario_config.population
         self._due = np.zeros(len(self.slots))
+        queue, start = np.flatnonzero(pop.waiting), 0  # each takes the front of what is left
         for provider in self.providers:
-            self.assign(np.flatnonzero(pop.waiting)[: provider.capacity], provider)
+            self.assign(queue[start:start + provider.capacity], provider)
+            start += provider.capacity
         rng = self.world.rng
         pop.months_in_service[pop.in_service] = rng.integers(
             0, p.max_service_months, np.count_nonzero(pop.in_service))
@@ -188,6 +192,7 @@ class CommissioningModel(mesa.Model):
         self.counts["timed_out"] += np.count_nonzero(timed_out)
         self.counts["unserved"] += np.count_nonzero(unserved)
         pop.keep(~(resolved | timed_out | unserved))
+        self._caseloads = None
 
     @property
     def citizens(self) -> mesa.agentset.AgentSet:
@@ -270,6 +275,7 @@ class CommissioningModel(mesa.Model):
         pop.status[cases], pop.provider[cases], pop.approach[cases] = WAITING, -1, -1
         pop.waited[cases] = 0
         pop.parked[cases] = False
+        self._caseloads = None
         self.counts["failures"] += 1
 
     def sanction(self, provider: Provider) -> None:
@@ -279,11 +285,68 @@ class CommissioningModel(mesa.Model):
 
     # --- intake ------------------------------------------------------------------------------
 
-    def referrals(self, n: int) -> np.ndarray:
-        """The next ``n`` waiting citizens not yet offered this month, in order of arrival."""
-        rows = np.flatnonzero(self.population.waiting & ~self._offered)[:n]
-        self._offered[rows] = True
-        return rows
+    def caseloads(self) -> np.ndarray:
+        """Cases held by each slot (an empty slot holds none).
+
+        Counted once from the population and then kept up to date: ``pop.provider`` changes only
+        in ``assign`` (which adds to the count), ``fail`` and ``exit`` (which drop the count).
+        """
+        if self._caseloads is None:
+            n_slots = len(self.slots)
+            self._caseloads = np.bincount(self.population.provider + 1, minlength=n_slots + 1)[1:]
+        return self._caseloads
+
+    def intake(self, order: list[Provider]) -> None:
+        """Providers, in ``order``, fill their free places from the queue (7.7 in docs/ODD.md).
+
+        Sequential in effect, vectorised in fact: each provider is offered the next referrals of
+        one queue in order of arrival (``free`` of them, or ``ceil(referrals_per_place * free)``
+        where selection is allowed), and what one takes or refuses never changes what the next is
+        offered: a provider's free places, mission and beliefs do not depend on the others'
+        intake. So every offer is known up front and all are valued in one ``plan``.
+        """
+        takers = [p for p in order if p.capacity - self.caseloads()[p.slot] > 0]
+        if not takers:
+            return
+        pop, regime = self.population, self.regime
+        queue = np.flatnonzero(pop.waiting)  # waiting and not yet offered, in order of arrival
+        free = np.array([p.capacity for p in takers]) - self.caseloads()[[p.slot for p in takers]]
+        if regime.selection_allowed:
+            offered = np.array([int(np.ceil(regime.referrals_per_place * f)) for f in free.tolist()])
+        else:
+            offered = free
+        end = np.minimum(np.cumsum(offered), len(queue))
+        begin = np.append(0, end[:-1])
+        counts = end - begin
+        rows = queue[: end[-1]]
+        owner = np.repeat(np.arange(len(takers)), counts)  # which taker each offered row went to
+        if not regime.selection_allowed:
+            self._assign_many(rows, owner, takers, counts)
+            return
+        value = self.intake_value(rows, np.array([p.slot for p in takers])[owner],
+                                  np.array([p.effective_mission for p in takers])[owner])
+        # each taker's own offers, best first (stably), accepted while places last and value >= 0
+        order_in_group = np.lexsort((-value, owner))
+        rank = np.arange(len(rows)) - np.repeat(begin, counts)
+        ranked_ok = (rank < np.repeat(free, counts)) & (value[order_in_group] >= 0)
+        accept = np.zeros(len(rows), bool)
+        accept[order_in_group[ranked_ok]] = True
+        self.refuse(rows[~accept])
+        self._assign_many(rows[accept], owner[accept], takers,
+                          np.bincount(owner[accept], minlength=len(takers)))
+
+    def _assign_many(self, rows: np.ndarray, owner: np.ndarray, takers: list[Provider],
+                     counts: np.ndarray) -> None:
+        """``assign`` for several providers at once: ``rows[i]`` goes to ``takers[owner[i]]``."""
+        pop = self.population
+        slots = np.array([p.slot for p in takers])
+        pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, slots[owner], -1
+        pop.months_in_service[rows] = 0
+        pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
+        self._due[slots] += self.regime.attachment_fee * counts
+        self.caseloads()[slots] += counts
+        for provider, n in zip(takers, counts.tolist(), strict=True):
+            provider.contract_cases += n
 
     def refuse(self, rows: np.ndarray) -> None:
         self.population.refusals[rows] += 1
@@ -293,21 +356,23 @@ class CommissioningModel(mesa.Model):
 
     def assign(self, rows: np.ndarray, provider: Provider) -> None:
         pop = self.population
+        caseloads = self.caseloads()
         pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, provider.slot, -1
         pop.months_in_service[rows] = 0
         pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
         self._due[provider.slot] += self.regime.attachment_fee * len(rows)
+        caseloads[provider.slot] += len(rows)
         provider.contract_cases += len(rows)
 
-    def intake_value(self, rows: np.ndarray, provider: Provider) -> np.ndarray:
-        """What taking each referred citizen is worth to the provider over its horizon (GBP)."""
+    def intake_value(self, rows: np.ndarray, slot: np.ndarray, mission: np.ndarray) -> np.ndarray:
+        """What taking each referred citizen is worth to the provider in ``slot`` (per row, as is
+        its effective ``mission``) over its horizon (GBP).
+        """
         pop, sc = self.population, self.scenario_config
         seg = pop.segment[rows]
-        mission = np.full(len(rows), provider.effective_mission)
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
-        value, _ = plan(self._mean[provider.slot][seg], pop.recorded_need[rows],
-                        self._values[provider.slot][seg], mission, self.outcome_price(seg),
-                        months, self._terms)
+        value, _ = plan(self._mean[slot, seg], pop.recorded_need[rows], self._values[slot, seg],
+                        mission, self.outcome_price(seg), months, self._terms)
         monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
         return months * monthly + (1 - mission) * self.payment_scale * self.regime.attachment_fee
 

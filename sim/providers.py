@@ -215,28 +215,19 @@ class Provider(mesa.Agent):
 
     @property
     def caseload(self) -> int:
-        return int(np.count_nonzero(self.model.population.provider == self.slot))
+        return int(self.model.caseloads()[self.slot])
 
     @property
     def knowledge(self) -> float:
         return float(self.model.knowledge_of_providers[self.slot])
 
     def intake(self) -> None:
-        """Take cases from the queue: in order, or (where selection is allowed) the most valuable."""
-        free = self.capacity - self.caseload
-        if free <= 0:
-            return
-        regime = self.model.regime
-        if not regime.selection_allowed:
-            self.model.assign(self.model.referrals(free), self)
-            return
-        rows = self.model.referrals(int(np.ceil(regime.referrals_per_place * free)))
-        value = self.model.intake_value(rows, self)
-        order = np.argsort(-value, kind="stable")
-        chosen = order[:free][value[order[:free]] >= 0]
-        refused = np.setdiff1d(np.arange(len(rows)), chosen)
-        self.model.refuse(rows[refused])
-        self.model.assign(rows[chosen], self)
+        """Take cases from the queue: in order, or (where selection is allowed) the most valuable.
+
+        The model's monthly step runs every provider's intake at once (``model.intake``, in Mesa's
+        random order); this runs one provider's on its own.
+        """
+        self.model.intake([self])
 
     def will_share(self) -> bool:
         """Share at a forum when trust makes it worth it."""

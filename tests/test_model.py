@@ -210,6 +210,7 @@ def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) 
         assert pop.need.min() >= 0.0 and pop.need.max() <= 1.0
     for provider in model.providers:
         assert provider.caseload <= provider.capacity
+        assert provider.caseload == np.count_nonzero(pop.provider == provider.slot)  # kept count
     assert np.all(np.isin(pop.provider[pop.in_service], [p.slot for p in model.providers]))
 
 
