@@ -72,13 +72,29 @@ def shock_sd(effect_scale: float, control: float) -> float:
 
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN, _COLUMN = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
+_S11, _S27, _S30, _S31 = (np.uint64(s) for s in (11, 27, 30, 31))
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as it should)."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _mix_in_place(z: np.ndarray) -> np.ndarray:
+    """``_mix`` overwriting ``z``, with one scratch array instead of a temporary per operation."""
+    t = np.empty_like(z)
+    np.right_shift(z, _S30, out=t)
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+    return z
 
 
 def keyed_normal(key: int, ids: np.ndarray, month: int, width: int, stream: int) -> np.ndarray:
@@ -90,11 +106,14 @@ def keyed_normal(key: int, ids: np.ndarray, month: int, width: int, stream: int)
     with np.errstate(over="ignore"):
         base = _mix(np.uint64(key) ^ _mix(np.uint64(month * 0x9E3779B97F4A7C15 % 2**64)
                                             ^ np.uint64(stream)))
-        z = _mix(ids.astype(np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15)
-                 + np.arange(width, dtype=np.uint64)[None, :] * np.uint64(0xD1B54A32D192ED03)
-                 + base)
-    u = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-    return ndtri(u)
+        column = np.arange(width, dtype=np.uint64) * _COLUMN + base  # wrapping sums: order is free
+        z = ids.astype(np.uint64)[:, None] * _GOLDEN + column[None, :]
+        _mix_in_place(z)
+    np.right_shift(z, _S11, out=z)
+    u = z.astype(np.float64)  # the top 53 bits, centred in their interval of (0, 1)
+    u += 0.5
+    u *= 2.0**-53
+    return ndtri(u, out=u)
 
 
 class World:
