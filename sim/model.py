@@ -33,6 +33,7 @@ from sim.providers import (
     Terms,
     effort_cost,
     gaming_probability,
+    max_last,
     next_mission,
     parking_value,
     plan,
@@ -185,7 +186,7 @@ class CommissioningModel(mesa.Model):
 
     def exit(self) -> None:
         pop, p = self.population, self.scenario_config.population
-        resolved = pop.need.max(axis=1) < p.resolved_need
+        resolved = max_last(pop.need) < p.resolved_need
         timed_out = pop.in_service & (pop.months_in_service >= p.max_service_months) & ~resolved
         unserved = pop.waiting & (pop.waited >= p.max_wait_months) & ~resolved
         self.counts["resolved"] += np.count_nonzero(resolved)
@@ -373,7 +374,7 @@ class CommissioningModel(mesa.Model):
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
         value, _ = plan(self._mean[slot, seg], pop.recorded_need[rows], self._values[slot, seg],
                         mission, self.outcome_price(seg), months, self._terms)
-        monthly = np.maximum(value.max(axis=1), parking_value(mission, self._terms))
+        monthly = np.maximum(max_last(value), parking_value(mission, self._terms))
         return months * monthly + (1 - mission) * self.payment_scale * self.regime.attachment_fee
 
     def outcome_price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
@@ -419,7 +420,7 @@ class CommissioningModel(mesa.Model):
         approach = pop.approach[cases]
         value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms)
         # parking is a decision about the case: no approach is believed worth its cost
-        parked = value.max(axis=1) < parking_value(mission, self._terms)
+        parked = max_last(value) < parking_value(mission, self._terms)
         effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])
         pop.parked[cases] = parked
         pop.effort[:] = 0.0

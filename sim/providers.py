@@ -27,6 +27,26 @@ from sim.world import APPROACH_COST
 NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a provider can see
 
 
+def sum_last(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """``x.sum(axis=-1)`` for a short last axis, summed left to right as numpy's reduction does.
+
+    numpy reduces a short contiguous axis one row at a time, slowly; adding the columns is about
+    three times faster and gives the same bits (in order: ((x0 + x1) + x2) + ...).
+    """
+    total = x[..., 0].copy() if x.shape[-1] == 1 else x[..., 0] + x[..., 1]
+    for k in range(2, x.shape[-1]):
+        total += x[..., k]
+    return total[..., None] if keepdims else total
+
+
+def max_last(x: np.ndarray) -> np.ndarray:
+    """``x.max(axis=-1)`` (for arrays without NaN), column by column: faster on a short last axis."""
+    best = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        np.maximum(best, x[..., k], out=best)
+    return best
+
+
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
                     max_effort: float) -> np.ndarray:
     """Best effort per domain for marginal benefits ``benefit`` (..., K), in closed form.
@@ -34,7 +54,7 @@ def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitut
     Uses Q^-1 = (I - d/(1 - d + K d) 11') / (1 - d) for Q = (1 - d) I + d 11'.
     """
     k, d = benefit.shape[-1], substitution
-    total = benefit.sum(axis=-1, keepdims=True)
+    total = sum_last(benefit, keepdims=True)
     raw = baseline + (benefit - d / (1.0 - d + k * d) * total) / (cost * (1.0 - d))
     return np.clip(raw, 0.0, max_effort)
 
@@ -43,7 +63,7 @@ def effort_cost(effort: np.ndarray, baseline: float, cost: float, substitution: 
     """(c/2)(e - t)' Q (e - t) for every case, summing over the last axis."""
     x = effort - baseline
     d = substitution
-    return 0.5 * cost * ((1.0 - d) * (x * x).sum(axis=-1) + d * x.sum(axis=-1) ** 2)
+    return 0.5 * cost * ((1.0 - d) * sum_last(x * x) + d * sum_last(x) ** 2)
 
 
 def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndarray,
@@ -145,7 +165,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     pay_per_effort = terms.payment_scale * pay_per_effort
     effort = effort_response(m * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
                              terms.effort_cost, terms.substitution, terms.max_effort)
-    wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
+    wellbeing_part = sum_last(gain_per_effort * effort)
     if terms.payment_model == "outcomes":
         fall = (effect * effort) @ w - terms.drift
         payment = outcome_price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
