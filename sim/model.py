@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim import beliefs
-from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
+from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure
 from sim.commissioner import Commissioner
 from sim.providers import (
     Provider,
@@ -181,8 +181,10 @@ class CommissioningModel(mesa.Model):
 
     def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT) -> np.ndarray:
         """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
-        noise = self.world.noise(ids, int(round(self.time)), stream) * self.world.measurement_sd
-        return need + noise
+        noise = self.world.noise(ids, int(round(self.time)), stream)
+        noise *= self.world.measurement_sd
+        noise += need
+        return noise
 
     def exit(self) -> None:
         pop, p = self.population, self.scenario_config.population
@@ -437,26 +439,38 @@ class CommissioningModel(mesa.Model):
     # --- needs, observation, learning ----------------------------------------------------------
 
     def live(self, month: int) -> None:
-        """Needs move; providers learn from what they record; voice is heard."""
+        """Needs move; providers learn from what they record; voice is heard.
+
+        ``next_need`` and ``record``, computed in place: one pass fewer over the population each.
+        """
         pop, w = self.population, self.world
-        served = pop.in_service & ~pop.parked
+        cases = pop.in_service
+        served = cases & ~pop.parked
         approach = np.where(served, pop.approach, 0)
-        effect = np.where(served[:, None], w.truth[pop.segment, approach] * pop.effort, 0.0)
-        shock = w.noise(pop.id, month, SHOCK) * w.shock_sd
-        without = np.clip(pop.need + w.need_drift + shock, 0.0, 1.0)
-        new_need = next_need(pop.need, w.need_drift, shock, effect)
-        gain = np.einsum("ik,ik->i", without - new_need, pop.values)
+        truth = w.truth
+        effect = truth.reshape(-1, w.n_domains)[pop.segment * truth.shape[1] + approach]
+        effect *= pop.effort
+        effect[~served] = 0.0
+        shock = w.noise(pop.id, month, SHOCK)
+        shock *= w.shock_sd
+        moved = pop.need + w.need_drift
+        moved += shock                                   # need + drift + shock
+        without = np.clip(moved, 0.0, 1.0)
+        new_need = np.subtract(moved, effect, out=moved)  # next_need(need, drift, shock, effect)
+        np.clip(new_need, 0.0, 1.0, out=new_need)
+        without -= new_need
+        gain = np.einsum("ik,ik->i", without, pop.values)
         self.month_log["gain"] = float(gain.sum())
         self.gain_total += self.month_log["gain"]
         old_record, old_need = pop.recorded_need, pop.need
         pop.need = new_need
         pop.recorded_need = self.record(new_need, pop.id)
-        self.month_drop = np.where(pop.in_service[:, None], old_record - pop.recorded_need, 0.0)
+        self._old_record = old_record  # for the month's measured drop (distance travelled)
         self.learn(served, old_need, old_record, approach)
-        pop.waited[pop.waiting] += 1
-        pop.months_in_service[pop.in_service] += 1
+        pop.waited[pop.status == WAITING] += 1
+        pop.months_in_service[cases] += 1
         if self.regime.citizen_voice:
-            self.hear_voice(np.flatnonzero(pop.in_service), month)
+            self.hear_voice(np.flatnonzero(cases), month)
 
     def learn(self, served: np.ndarray, old_need: np.ndarray, old_record: np.ndarray,
               approach: np.ndarray) -> None:
@@ -549,7 +563,8 @@ class CommissioningModel(mesa.Model):
         elif regime.model == "distance_travelled":
             # value added: the measured fall against the expected drift, signed so that noise nets
             # out; a provider's month is never charged (a contract does not bill its provider)
-            drop = self.month_drop @ regime.measure_weights + self.world.need_drift
+            month_drop = np.where(cases[:, None], self._old_record - pop.recorded_need, 0.0)
+            drop = month_drop @ regime.measure_weights + self.world.need_drift
             due += np.clip(np.bincount(pop.provider[cases],
                                        weights=regime.improvement_price * drop[cases],
                                        minlength=n_slots), 0.0, None)
