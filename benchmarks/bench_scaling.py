@@ -149,11 +149,9 @@ def main() -> None:
               f"{r['us_per_citizen_step']:>11.3f} {r['maxrss_mb']:>8.0f} {100 * r['collect_share']:>8.1f}% "
               f"{100 * r['measure_share']:>8.1f}% {mesa_part}", flush=True)
         rows.append(r)
-    if len(rows) > 1:
-        base = rows[0]
-        for r in rows[1:]:
-            print(f"cost per citizen-step at {r['n']:,} / at {base['n']:,}: "
-                  f"{r['us_per_citizen_step'] / base['us_per_citizen_step']:.2f}")
+    for prev, r in zip(rows, rows[1:], strict=False):  # linear scaling: each ratio near 1 or below
+        print(f"cost per citizen-step at {r['n']:,} / at {prev['n']:,}: "
+              f"{r['us_per_citizen_step'] / prev['us_per_citizen_step']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
