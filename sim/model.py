@@ -135,6 +135,7 @@ class CommissioningModel(mesa.Model):
         self.forget(self.scenario_config.providers.forgetting)
         self.arrive(self.world.arrivals())
         self.commission(month)
+        self._offered = np.zeros(len(self.population), bool)  # referred this month
         self.prepare_beliefs()
         order: list[Provider] = []
         self.agents_by_type[Provider].shuffle_do(order.append)  # Mesa's random order, as drawn
@@ -312,7 +313,7 @@ class CommissioningModel(mesa.Model):
         if not takers:
             return
         pop, regime = self.population, self.regime
-        queue = np.flatnonzero(pop.waiting)  # waiting and not yet offered, in order of arrival
+        queue = np.flatnonzero(pop.waiting & ~self._offered)  # not yet referred, in order of arrival
         free = np.array([p.capacity for p in takers]) - self.caseloads()[[p.slot for p in takers]]
         if regime.selection_allowed:
             offered = np.array([int(np.ceil(regime.referrals_per_place * f)) for f in free.tolist()])
@@ -322,6 +323,7 @@ class CommissioningModel(mesa.Model):
         begin = np.append(0, end[:-1])
         counts = end - begin
         rows = queue[: end[-1]]
+        self._offered[rows] = True  # a refused citizen is not referred again this month
         owner = np.repeat(np.arange(len(takers)), counts)  # which taker each offered row went to
         if not regime.selection_allowed:
             self._assign_many(rows, owner, takers, counts)
