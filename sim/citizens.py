@@ -48,6 +48,7 @@ class Population:
     def __init__(self, n_domains: int) -> None:
         self.n_domains = n_domains
         self._buffers: dict[str, np.ndarray] = {}  # each field is a view of the first rows of one
+        self._views: dict[str, np.ndarray] = {}    # the buffer views handed out, to spot replacements
         for name, (dtype, wide) in self.FIELDS.items():
             setattr(self, name, np.empty((0, n_domains) if wide else 0, dtype=dtype))
         self.next_id = 0
@@ -63,13 +64,19 @@ class Population:
         """
         arr = getattr(self, name)
         buf = self._buffers.get(name)
-        if (buf is not None and arr.base is buf and len(buf) >= rows
-                and arr.__array_interface__["data"][0] == buf.__array_interface__["data"][0]):
+        if buf is not None and arr is self._views.get(name) and len(buf) >= rows:
             return buf
         buf = np.empty((int(rows * self.GROWTH) + 16, *arr.shape[1:]), dtype=arr.dtype)
         buf[: len(arr)] = arr
         self._buffers[name] = buf
         return buf
+
+    def _set(self, name: str, arr: np.ndarray, backed: bool) -> None:
+        setattr(self, name, arr)
+        if backed:
+            self._views[name] = arr
+        else:
+            self._views.pop(name, None)
 
     def add(self, segment: np.ndarray, need: np.ndarray, values: np.ndarray,
             recorded_need: np.ndarray) -> np.ndarray:
@@ -82,7 +89,7 @@ class Population:
         for name in self.FIELDS:
             buf = self._room(name, old + n)
             buf[old: old + n] = given.get(name, 0)
-            setattr(self, name, buf[: old + n])
+            self._set(name, buf[: old + n], backed=True)
         return ids
 
     def keep(self, mask: np.ndarray) -> None:
@@ -102,7 +109,7 @@ class Population:
             for start in range(0, len(source), self.CHUNK):
                 rows = source[start: start + self.CHUNK]
                 arr[first + start: first + start + len(rows)] = arr[rows]
-            setattr(self, name, arr[:kept])
+            self._set(name, arr[:kept], backed=arr is self._views.get(name))
 
     def row(self, citizen_id: int) -> int:
         """The row of an active citizen, or -1 once it has exited."""
