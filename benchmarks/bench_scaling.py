@@ -34,12 +34,12 @@ import sys
 import time
 
 
-def scaled_overrides(n: int) -> dict:
-    return dict(n_citizens=n, n_providers=max(1, n // 1000), capacity=75,
+def scaled_overrides(n: int, capacity: int = 75) -> dict:
+    return dict(n_citizens=n, n_providers=max(1, n // 1000), capacity=capacity,
                 budget_per_month=250_000.0 * n / 1000)
 
 
-def run_model(n: int, steps: int, seed: int, scenario: list[str]) -> dict:
+def run_model(n: int, steps: int, seed: int, scenario: list[str], capacity: int = 75) -> dict:
     """One timed run in this process (call in a fresh subprocess)."""
     import mesa
 
@@ -62,7 +62,7 @@ def run_model(n: int, steps: int, seed: int, scenario: list[str]) -> dict:
     sc = load(*scenario)
     cpu = time.process_time()
     start = time.perf_counter()
-    model = CommissioningModel(scenario=sc, rng=seed, **scaled_overrides(n))
+    model = CommissioningModel(scenario=sc, rng=seed, **scaled_overrides(n, capacity))
     built = time.perf_counter()
     model.run_for(steps)
     df = model.results()
@@ -116,13 +116,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per size (each in a fresh process); the fastest is reported")
     parser.add_argument("--scenario", nargs="*", default=[], help="preset and/or context names")
+    parser.add_argument("--capacity", type=int, default=75,
+                        help="places per provider (75: places are 7.5%% of N; 600: 60%%, as by default)")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--worker", choices=["model", "mesa"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker == "model":
-        print(json.dumps(run_model(args.n, args.steps, args.seed, args.scenario)))
+        print(json.dumps(run_model(args.n, args.steps, args.seed, args.scenario, args.capacity)))
         return
     if args.worker == "mesa":
         print(json.dumps(run_mesa_trivial(args.n, args.mesa_steps)))
@@ -130,23 +132,27 @@ def main() -> None:
 
     sizes = [size_of(s) for s in args.sizes]
     name = "+".join(args.scenario) or "defaults"
-    print(f"scenario {name}, {args.steps} steps, seed {args.seed}; providers = N/1000 x 75 places, "
+    print(f"scenario {name}, {args.steps} steps, seed {args.seed}; "
+          f"providers = N/1000 x {args.capacity} places, "
           f"budget 250,000 GBP per 1,000 citizens; Mesa trivial agents: {args.mesa_steps} steps")
     head = (f"{'citizens':>10} {'providers':>9} {'wall s':>8} {'cpu s':>7} {'cit-steps/s':>12} "
             f"{'us/cit-step':>11} {'peak MB':>8} {'collect %':>9} {'measure %':>9} "
             f"{'mesa us/agent-step':>18} "
             f"{'mesa MB':>8} {'ratio':>6}")
     print(head)
+    print("(citizen-steps are N x steps; the mean active population is printed after each row)")
     rows = []
     for n in sizes:
         runs = [in_subprocess(["--worker", "model", "--n", str(n), "--steps", str(args.steps),
-                               "--seed", str(args.seed), "--scenario", *args.scenario])
+                               "--seed", str(args.seed), "--capacity", str(args.capacity),
+                               "--scenario", *args.scenario])
                 for _ in range(args.repeats)]
         r = min(runs, key=lambda run: run["wall"])  # the least disturbed run
         r["repeats"] = args.repeats
         r["walls"] = [run["wall"] for run in runs]
         r["providers"] = max(1, n // 1000)
-        r["citizen_steps"] = n * args.steps  # nominal: the population stays close to N
+        r["citizen_steps"] = n * args.steps  # nominal: N x steps (the active population varies)
+        r["active_share"] = r["citizens_mean"] / n
         r["per_second"] = r["citizen_steps"] / r["wall"]
         r["us_per_citizen_step"] = 1e6 * r["wall"] / r["citizen_steps"]
         r["collect_share"] = r["collect"] / r["wall"]
@@ -161,7 +167,7 @@ def main() -> None:
                      if "ratio" in r else f"{'-':>18} {'-':>8} {'-':>6}")
         print(f"{n:>10,} {r['providers']:>9,} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['per_second']:>12,.0f} "
               f"{r['us_per_citizen_step']:>11.3f} {r['maxrss_mb']:>8.0f} {100 * r['collect_share']:>8.1f}% "
-              f"{100 * r['measure_share']:>8.1f}% {mesa_part}", flush=True)
+              f"{100 * r['measure_share']:>8.1f}% {mesa_part}  active {r['active_share']:.0%}", flush=True)
         rows.append(r)
     for prev, r in zip(rows, rows[1:], strict=False):  # linear scaling: each ratio near 1 or below
         print(f"cost per citizen-step at {r['n']:,} / at {prev['n']:,}: "
