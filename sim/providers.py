@@ -161,9 +161,13 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     elif terms.payment_model == "distance_travelled":
         pay_per_effort = terms.improvement_price * effect * w
     else:
-        pay_per_effort = np.zeros_like(effect)
-    pay_per_effort = terms.payment_scale * pay_per_effort
-    effort = effort_response(m * gain_per_effort + (1 - m) * pay_per_effort, terms.baseline_effort,
+        pay_per_effort = None
+    if pay_per_effort is None:  # nothing paid per unit of effort: the same sum as adding (1 - m) * 0
+        benefit = m * gain_per_effort
+        benefit += 0.0  # (turns -0.0 into 0.0, as adding the zero term does)
+    else:
+        benefit = m * gain_per_effort + (1 - m) * (terms.payment_scale * pay_per_effort)
+    effort = effort_response(benefit, terms.baseline_effort,
                              terms.effort_cost, terms.substitution, terms.max_effort)
     wellbeing_part = sum_last(gain_per_effort * effort)
     if terms.payment_model == "outcomes":
