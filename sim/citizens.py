@@ -42,8 +42,13 @@ class Population:
         "need": (np.float64, True), "values": (np.float64, True), "effort": (np.float64, True),
     }
 
+    GROWTH = 1.25     # spare room made when the arrays must grow, as a share of the rows needed
+    CHUNK = 1 << 15   # rows moved at a time when dropping rows (keeps the moves in cache)
+
     def __init__(self, n_domains: int) -> None:
         self.n_domains = n_domains
+        self._buffers: dict[str, np.ndarray] = {}  # each field is a view of the first rows of one
+        self._views: dict[str, np.ndarray] = {}    # the buffer views handed out, to spot replacements
         for name, (dtype, wide) in self.FIELDS.items():
             setattr(self, name, np.empty((0, n_domains) if wide else 0, dtype=dtype))
         self.next_id = 0
@@ -51,25 +56,60 @@ class Population:
     def __len__(self) -> int:
         return len(self.id)
 
+    def _room(self, name: str, rows: int) -> np.ndarray:
+        """A buffer of at least ``rows`` rows starting with the field's current rows.
+
+        A field still backed by its buffer grows in place (amortised O(new rows)); one the model has
+        replaced with a new array (``pop.need = ...``) is copied into a new, larger buffer.
+        """
+        arr = getattr(self, name)
+        buf = self._buffers.get(name)
+        if buf is not None and arr is self._views.get(name) and len(buf) >= rows:
+            return buf
+        buf = np.empty((int(rows * self.GROWTH) + 16, *arr.shape[1:]), dtype=arr.dtype)
+        buf[: len(arr)] = arr
+        self._buffers[name] = buf
+        return buf
+
+    def _set(self, name: str, arr: np.ndarray, backed: bool) -> None:
+        setattr(self, name, arr)
+        if backed:
+            self._views[name] = arr
+        else:
+            self._views.pop(name, None)
+
     def add(self, segment: np.ndarray, need: np.ndarray, values: np.ndarray,
             recorded_need: np.ndarray) -> np.ndarray:
         """Append new waiting citizens; returns their ids."""
-        n = len(segment)
+        n, old = len(segment), len(self)
         ids = np.arange(self.next_id, self.next_id + n)
         self.next_id += n
-        new = {name: np.zeros((n, self.n_domains) if wide else n, dtype=dtype)
-               for name, (dtype, wide) in self.FIELDS.items()}
-        new.update(id=ids, segment=segment, need=need, values=values, recorded_need=recorded_need,
-                   status=np.full(n, WAITING, np.int8), provider=np.full(n, -1),
-                   approach=np.full(n, -1))
-        for name, block in new.items():
-            setattr(self, name, np.concatenate([getattr(self, name), block]))
+        given = dict(id=ids, segment=segment, need=need, values=values, recorded_need=recorded_need,
+                     status=WAITING, provider=-1, approach=-1)
+        for name in self.FIELDS:
+            buf = self._room(name, old + n)
+            buf[old: old + n] = given.get(name, 0)
+            self._set(name, buf[: old + n], backed=True)
         return ids
 
     def keep(self, mask: np.ndarray) -> None:
-        """Drop every row where ``mask`` is False (order is preserved, so ids stay sorted)."""
+        """Drop every row where ``mask`` is False (order is preserved, so ids stay sorted).
+
+        Rows move up in place, a chunk at a time: a kept row only ever moves to a lower row, so each
+        chunk reads rows that no earlier chunk has overwritten.
+        """
+        dropped = np.flatnonzero(~mask)
+        if len(dropped) == 0:
+            return
+        first = int(dropped[0])
+        source = np.flatnonzero(mask[first:]) + first
+        kept = first + len(source)
         for name in self.FIELDS:
-            setattr(self, name, getattr(self, name)[mask])
+            arr = getattr(self, name)
+            for start in range(0, len(source), self.CHUNK):
+                rows = source[start: start + self.CHUNK]
+                arr[first + start: first + start + len(rows)] = arr[rows]
+            self._set(name, arr[:kept], backed=arr is self._views.get(name))
 
     def row(self, citizen_id: int) -> int:
         """The row of an active citizen, or -1 once it has exited."""

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim import beliefs
-from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
+from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure
 from sim.commissioner import Commissioner
 from sim.providers import (
     Provider,
@@ -35,6 +35,7 @@ from sim.providers import (
     detection_probability,
     effort_cost,
     gaming_probability,
+    max_last,
     next_mission,
     parking_value,
     plan,
@@ -113,6 +114,7 @@ class CommissioningModel(mesa.Model):
         self.month_log: dict[str, float] = {}
         self.knowledge_of_providers = np.zeros(n_slots)
         self._citizen_agents: dict[int, Citizen] = {}
+        self._caseloads: np.ndarray | None = None
         self.arrive(scenario.population.n_citizens)
         self.start_running()
         self.measures = self.measure()
@@ -136,9 +138,11 @@ class CommissioningModel(mesa.Model):
         self.forget(self.scenario_config.providers.forgetting)
         self.arrive(self.world.arrivals())
         self.commission(month)
-        self._offered = np.zeros(len(self.population), bool)
+        self._offered = np.zeros(len(self.population), bool)  # referred this month
         self.prepare_beliefs()
-        self.agents_by_type[Provider].shuffle_do("intake")
+        order: list[Provider] = []
+        self.agents_by_type[Provider].shuffle_do(order.append)  # Mesa's random order, as drawn
+        self.intake(order)
         costs = self.serve(month)
         self.live(month)
         self.report_and_pay(costs)
@@ -168,8 +172,10 @@ class CommissioningModel(mesa.Model):
         """
         pop, p = self.population, self.scenario_config.population
         self._due = np.zeros(len(self.slots))
+        queue, start = np.flatnonzero(pop.waiting), 0  # each takes the front of what is left
         for provider in self.providers:
-            self.assign(np.flatnonzero(pop.waiting)[: provider.capacity], provider)
+            self.assign(queue[start:start + provider.capacity], provider)
+            start += provider.capacity
         rng = self.world.rng
         pop.months_in_service[pop.in_service] = rng.integers(
             0, p.max_service_months, np.count_nonzero(pop.in_service))
@@ -179,18 +185,21 @@ class CommissioningModel(mesa.Model):
 
     def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT) -> np.ndarray:
         """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
-        noise = self.world.noise(ids, int(round(self.time)), stream) * self.world.measurement_sd
-        return need + noise
+        noise = self.world.noise(ids, int(round(self.time)), stream)
+        noise *= self.world.measurement_sd
+        noise += need
+        return noise
 
     def exit(self) -> None:
         pop, p = self.population, self.scenario_config.population
-        resolved = pop.need.max(axis=1) < p.resolved_need
+        resolved = max_last(pop.need) < p.resolved_need
         timed_out = pop.in_service & (pop.months_in_service >= p.max_service_months) & ~resolved
         unserved = pop.waiting & (pop.waited >= p.max_wait_months) & ~resolved
         self.counts["resolved"] += np.count_nonzero(resolved)
         self.counts["timed_out"] += np.count_nonzero(timed_out)
         self.counts["unserved"] += np.count_nonzero(unserved)
         pop.keep(~(resolved | timed_out | unserved))
+        self._caseloads = None
 
     @property
     def citizens(self) -> mesa.agentset.AgentSet:
@@ -273,6 +282,7 @@ class CommissioningModel(mesa.Model):
         pop.status[cases], pop.provider[cases], pop.approach[cases] = WAITING, -1, -1
         pop.waited[cases] = 0
         pop.parked[cases] = False
+        self._caseloads = None
         self.counts["failures"] += 1
 
     def sanction(self, provider: Provider) -> None:
@@ -282,11 +292,70 @@ class CommissioningModel(mesa.Model):
 
     # --- intake ------------------------------------------------------------------------------
 
-    def referrals(self, n: int) -> np.ndarray:
-        """The next ``n`` waiting citizens not yet offered this month, in order of arrival."""
-        rows = np.flatnonzero(self.population.waiting & ~self._offered)[:n]
-        self._offered[rows] = True
-        return rows
+    def caseloads(self) -> np.ndarray:
+        """Cases held by each slot (an empty slot holds none).
+
+        Counted once from the population and then kept up to date: ``pop.provider`` changes only
+        in ``assign`` (which adds to the count), ``fail`` and ``exit`` (which drop the count).
+        """
+        if self._caseloads is None:
+            n_slots = len(self.slots)
+            self._caseloads = np.bincount(self.population.provider + 1, minlength=n_slots + 1)[1:]
+        return self._caseloads
+
+    def intake(self, order: list[Provider]) -> None:
+        """Providers, in ``order``, fill their free places from the queue (7.7 in docs/ODD.md).
+
+        Sequential in effect, vectorised in fact: each provider is offered the next referrals of
+        one queue in order of arrival (``free`` of them, or ``ceil(referrals_per_place * free)``
+        where selection is allowed), and what one takes or refuses never changes what the next is
+        offered: a provider's free places, mission and beliefs do not depend on the others'
+        intake. So every offer is known up front and all are valued in one ``plan``.
+        """
+        takers = [p for p in order if p.capacity - self.caseloads()[p.slot] > 0]
+        if not takers:
+            return
+        pop, regime = self.population, self.regime
+        queue = np.flatnonzero(pop.waiting & ~self._offered)  # not yet referred, in order of arrival
+        free = np.array([p.capacity for p in takers]) - self.caseloads()[[p.slot for p in takers]]
+        if regime.selection_allowed:
+            offered = np.array([int(np.ceil(regime.referrals_per_place * f)) for f in free.tolist()])
+        else:
+            offered = free
+        end = np.minimum(np.cumsum(offered), len(queue))
+        begin = np.append(0, end[:-1])
+        counts = end - begin
+        rows = queue[: end[-1]]
+        self._offered[rows] = True  # a refused citizen is not referred again this month
+        owner = np.repeat(np.arange(len(takers)), counts)  # which taker each offered row went to
+        if not regime.selection_allowed:
+            self._assign_many(rows, owner, takers, counts)
+            return
+        value = self.intake_value(rows, np.array([p.slot for p in takers])[owner],
+                                  np.array([p.effective_mission for p in takers])[owner],
+                                  np.array([p.slack for p in takers])[owner])
+        # each taker's own offers, best first (stably), accepted while places last and value >= 0
+        order_in_group = np.lexsort((-value, owner))
+        rank = np.arange(len(rows)) - np.repeat(begin, counts)
+        ranked_ok = (rank < np.repeat(free, counts)) & (value[order_in_group] >= 0)
+        accept = np.zeros(len(rows), bool)
+        accept[order_in_group[ranked_ok]] = True
+        self.refuse(rows[~accept])
+        self._assign_many(rows[accept], owner[accept], takers,
+                          np.bincount(owner[accept], minlength=len(takers)))
+
+    def _assign_many(self, rows: np.ndarray, owner: np.ndarray, takers: list[Provider],
+                     counts: np.ndarray) -> None:
+        """``assign`` for several providers at once: ``rows[i]`` goes to ``takers[owner[i]]``."""
+        pop = self.population
+        slots = np.array([p.slot for p in takers])
+        pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, slots[owner], -1
+        pop.months_in_service[rows] = 0
+        pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
+        self._due[slots] += self.regime.attachment_fee * counts
+        self.caseloads()[slots] += counts
+        for provider, n in zip(takers, counts.tolist(), strict=True):
+            provider.contract_cases += n
 
     def refuse(self, rows: np.ndarray) -> None:
         self.population.refusals[rows] += 1
@@ -296,24 +365,26 @@ class CommissioningModel(mesa.Model):
 
     def assign(self, rows: np.ndarray, provider: Provider) -> None:
         pop = self.population
+        caseloads = self.caseloads()
         pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, provider.slot, -1
         pop.months_in_service[rows] = 0
         pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
         self._due[provider.slot] += self.regime.attachment_fee * len(rows)
+        caseloads[provider.slot] += len(rows)
         provider.contract_cases += len(rows)
 
-    def intake_value(self, rows: np.ndarray, provider: Provider) -> np.ndarray:
-        """What taking each referred citizen is worth to the provider over its horizon (GBP)."""
+    def intake_value(self, rows: np.ndarray, slot: np.ndarray, mission: np.ndarray,
+                     slack: np.ndarray) -> np.ndarray:
+        """What taking each referred citizen is worth to the provider in ``slot`` (per row, as are
+        its effective ``mission`` and its ``slack``) over its horizon (GBP).
+        """
         pop, sc = self.population, self.scenario_config
         seg = pop.segment[rows]
-        mission = np.full(len(rows), provider.effective_mission)
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
-        value, _ = plan(self._mean[provider.slot][seg], pop.recorded_need[rows],
-                        self._values[provider.slot][seg], mission, self.outcome_price(seg),
-                        months, self._terms, np.full(len(rows), provider.slack))
-        monthly = np.maximum(value.max(axis=1),
-                             parking_value(mission, self._terms, np.full(len(rows), provider.slack)))
-        fee = self.payment_scale * self.regime.attachment_fee / provider.slack
+        value, _ = plan(self._mean[slot, seg], pop.recorded_need[rows], self._values[slot, seg],
+                        mission, self.outcome_price(seg), months, self._terms, slack)
+        monthly = np.maximum(max_last(value), parking_value(mission, self._terms, slack))
+        fee = self.payment_scale * self.regime.attachment_fee / slack
         return months * monthly + (1 - mission) * fee
 
     def outcome_price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
@@ -367,7 +438,7 @@ class CommissioningModel(mesa.Model):
         value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms,
                              slack)
         # parking is a decision about the case: no approach is believed worth its cost
-        parked = value.max(axis=1) < parking_value(mission, self._terms, slack)
+        parked = max_last(value) < parking_value(mission, self._terms, slack)
         effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])
         pop.parked[cases] = parked
         pop.effort[:] = 0.0
@@ -396,26 +467,38 @@ class CommissioningModel(mesa.Model):
     # --- needs, observation, learning ----------------------------------------------------------
 
     def live(self, month: int) -> None:
-        """Needs move; providers learn from what they record; voice is heard."""
+        """Needs move; providers learn from what they record; voice is heard.
+
+        ``next_need`` and ``record``, computed in place: one pass fewer over the population each.
+        """
         pop, w = self.population, self.world
-        served = pop.in_service & ~pop.parked
+        cases = pop.in_service
+        served = cases & ~pop.parked
         approach = np.where(served, pop.approach, 0)
-        effect = np.where(served[:, None], w.truth[pop.segment, approach] * pop.effort, 0.0)
-        shock = w.noise(pop.id, month, SHOCK) * w.shock_sd
-        without = np.clip(pop.need + w.need_drift + shock, 0.0, 1.0)
-        new_need = next_need(pop.need, w.need_drift, shock, effect)
-        gain = np.einsum("ik,ik->i", without - new_need, pop.values)
+        truth = w.truth
+        effect = truth.reshape(-1, w.n_domains)[pop.segment * truth.shape[1] + approach]
+        effect *= pop.effort
+        effect[~served] = 0.0
+        shock = w.noise(pop.id, month, SHOCK)
+        shock *= w.shock_sd
+        moved = pop.need + w.need_drift
+        moved += shock                                   # need + drift + shock
+        without = np.clip(moved, 0.0, 1.0)
+        new_need = np.subtract(moved, effect, out=moved)  # next_need(need, drift, shock, effect)
+        np.clip(new_need, 0.0, 1.0, out=new_need)
+        without -= new_need
+        gain = np.einsum("ik,ik->i", without, pop.values)
         self.month_log["gain"] = float(gain.sum())
         self.gain_total += self.month_log["gain"]
         old_record, old_need = pop.recorded_need, pop.need
         pop.need = new_need
         pop.recorded_need = self.record(new_need, pop.id)
-        self.month_drop = np.where(pop.in_service[:, None], old_record - pop.recorded_need, 0.0)
+        self._old_record = old_record  # for the month's measured drop (distance travelled)
         self.learn(served, old_need, old_record, approach)
-        pop.waited[pop.waiting] += 1
-        pop.months_in_service[pop.in_service] += 1
+        pop.waited[pop.status == WAITING] += 1
+        pop.months_in_service[cases] += 1
         if self.regime.citizen_voice:
-            self.hear_voice(np.flatnonzero(pop.in_service), month)
+            self.hear_voice(np.flatnonzero(cases), month)
 
     def learn(self, served: np.ndarray, old_need: np.ndarray, old_record: np.ndarray,
               approach: np.ndarray) -> None:
@@ -514,7 +597,8 @@ class CommissioningModel(mesa.Model):
         elif regime.model == "distance_travelled":
             # value added: the measured fall against the expected drift, signed so that noise nets
             # out; a provider's month is never charged (a contract does not bill its provider)
-            drop = self.month_drop @ regime.measure_weights + self.world.need_drift
+            month_drop = np.where(cases[:, None], self._old_record - pop.recorded_need, 0.0)
+            drop = month_drop @ regime.measure_weights + self.world.need_drift
             due += np.clip(np.bincount(pop.provider[cases],
                                        weights=regime.improvement_price * drop[cases],
                                        minlength=n_slots), 0.0, None)
@@ -723,7 +807,10 @@ def _turned_away(refused: float, parked: int, in_service: int) -> float:
 
 
 def _mean(x: np.ndarray) -> float:
-    return float(x.mean()) if len(x) else 0.0
+    """``x.mean()`` of a 1-D float array (the same sum and division), 0 when empty, without the
+    overhead of ``ndarray.mean``.
+    """
+    return float(x.sum() / len(x)) if len(x) else 0.0
 
 
 def _share(of: np.ndarray, having: np.ndarray) -> float:

@@ -32,6 +32,26 @@ NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a p
 MAX_SLACK = 4.0     # surplus cash beyond four times the reserve adds no further weight to wellbeing
 
 
+def sum_last(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """``x.sum(axis=-1)`` for a short last axis, summed left to right as numpy's reduction does.
+
+    numpy reduces a short contiguous axis one row at a time, slowly; adding the columns is about
+    three times faster and gives the same bits (in order: ((x0 + x1) + x2) + ...).
+    """
+    total = x[..., 0].copy() if x.shape[-1] == 1 else x[..., 0] + x[..., 1]
+    for k in range(2, x.shape[-1]):
+        total += x[..., k]
+    return total[..., None] if keepdims else total
+
+
+def max_last(x: np.ndarray) -> np.ndarray:
+    """``x.max(axis=-1)`` (for arrays without NaN), column by column: faster on a short last axis."""
+    best = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        np.maximum(best, x[..., k], out=best)
+    return best
+
+
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
                     max_effort: float) -> np.ndarray:
     """Best effort per domain for marginal benefits ``benefit`` (..., K), in closed form.
@@ -39,7 +59,7 @@ def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitut
     Uses Q^-1 = (I - d/(1 - d + K d) 11') / (1 - d) for Q = (1 - d) I + d 11'.
     """
     k, d = benefit.shape[-1], substitution
-    total = benefit.sum(axis=-1, keepdims=True)
+    total = sum_last(benefit, keepdims=True)
     raw = baseline + (benefit - d / (1.0 - d + k * d) * total) / (cost * (1.0 - d))
     return np.clip(raw, 0.0, max_effort)
 
@@ -48,7 +68,7 @@ def effort_cost(effort: np.ndarray, baseline: float, cost: float, substitution: 
     """(c/2)(e - t)' Q (e - t) for every case, summing over the last axis."""
     x = effort - baseline
     d = substitution
-    return 0.5 * cost * ((1.0 - d) * (x * x).sum(axis=-1) + d * x.sum(axis=-1) ** 2)
+    return 0.5 * cost * ((1.0 - d) * sum_last(x * x) + d * sum_last(x) ** 2)
 
 
 def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndarray,
@@ -78,7 +98,7 @@ def next_mission(mission: float, founding: float, shared_purpose: float, trust: 
     """
     pull_up = shared_purpose * trust * (1.0 - mission)
     pull_down = punitive * max(mission - founding / 2, 0.0)
-    return float(np.clip(mission + rate * (pull_up - pull_down), 0.0, 1.0))
+    return min(max(mission + rate * (pull_up - pull_down), 0.0), 1.0)  # np.clip, without its overhead
 
 
 def pressure(payment_at_risk: float, league_tables: bool, cash_stress: np.ndarray) -> np.ndarray:
@@ -157,13 +177,14 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     elif terms.payment_model == "distance_travelled":
         pay_per_effort = terms.improvement_price * effect * w
     else:
-        pay_per_effort = np.zeros_like(effect)
-    pay_per_effort = terms.payment_scale * pay_per_effort
+        pay_per_effort = None  # nothing paid per unit of effort
     money = thrift if np.isscalar(thrift) else thrift[..., None]
-    effort = effort_response(m * gain_per_effort + money * (1 - m) * pay_per_effort,
-                             terms.baseline_effort, money * terms.effort_cost, terms.substitution,
-                             terms.max_effort)
-    wellbeing_part = (gain_per_effort * effort).sum(axis=-1)
+    benefit = m * gain_per_effort
+    if pay_per_effort is not None:
+        benefit += money * (1 - m) * (terms.payment_scale * pay_per_effort)
+    effort = effort_response(benefit, terms.baseline_effort, money * terms.effort_cost,
+                             terms.substitution, terms.max_effort)
+    wellbeing_part = sum_last(gain_per_effort * effort)
     if terms.payment_model == "outcomes":
         fall = (effect * effort) @ w - terms.drift
         payment = outcome_price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
@@ -242,28 +263,19 @@ class Provider(mesa.Agent):
 
     @property
     def caseload(self) -> int:
-        return int(np.count_nonzero(self.model.population.provider == self.slot))
+        return int(self.model.caseloads()[self.slot])
 
     @property
     def knowledge(self) -> float:
         return float(self.model.knowledge_of_providers[self.slot])
 
     def intake(self) -> None:
-        """Take cases from the queue: in order, or (where selection is allowed) the most valuable."""
-        free = self.capacity - self.caseload
-        if free <= 0:
-            return
-        regime = self.model.regime
-        if not regime.selection_allowed:
-            self.model.assign(self.model.referrals(free), self)
-            return
-        rows = self.model.referrals(int(np.ceil(regime.referrals_per_place * free)))
-        value = self.model.intake_value(rows, self)
-        order = np.argsort(-value, kind="stable")
-        chosen = order[:free][value[order[:free]] >= 0]
-        refused = np.setdiff1d(np.arange(len(rows)), chosen)
-        self.model.refuse(rows[refused])
-        self.model.assign(rows[chosen], self)
+        """Take cases from the queue: in order, or (where selection is allowed) the most valuable.
+
+        The model's monthly step runs every provider's intake at once (``model.intake``, in Mesa's
+        random order); this runs one provider's on its own.
+        """
+        self.model.intake([self])
 
     def will_share(self) -> bool:
         """Share at a forum when trust makes it worth it."""

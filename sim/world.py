@@ -72,29 +72,59 @@ def shock_sd(effect_scale: float, control: float) -> float:
 
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN, _COLUMN = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
+_S11, _S27, _S30, _S31 = (np.uint64(s) for s in (11, 27, 30, 31))
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as it should)."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _mix_in_place(z: np.ndarray) -> np.ndarray:
+    """``_mix`` overwriting ``z``, with one scratch array instead of a temporary per operation."""
+    t = np.empty_like(z)
+    np.right_shift(z, _S30, out=t)
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+    return z
+
+
+KEYED_CHUNK = 1 << 13  # citizens hashed at a time: the scratch arrays stay in cache
 
 
 def keyed_normal(key: int, ids: np.ndarray, month: int, width: int, stream: int) -> np.ndarray:
     """Standard normals, shape (len(ids), width), that depend only on (key, id, month, column, stream).
 
     A counter-based generator: numpy's generators cannot give citizen-keyed random access without a
-    per-citizen loop, and common random numbers across regimes need exactly that.
+    per-citizen loop, and common random numbers across regimes need exactly that. Computed in
+    blocks of ``KEYED_CHUNK`` citizens (each value depends only on its own key, so the blocks change
+    nothing but speed).
     """
     with np.errstate(over="ignore"):
         base = _mix(np.uint64(key) ^ _mix(np.uint64(month * 0x9E3779B97F4A7C15 % 2**64)
                                             ^ np.uint64(stream)))
-        z = _mix(ids.astype(np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15)
-                 + np.arange(width, dtype=np.uint64)[None, :] * np.uint64(0xD1B54A32D192ED03)
-                 + base)
-    u = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-    return ndtri(u)
+        column = np.arange(width, dtype=np.uint64) * _COLUMN + base  # wrapping sums: order is free
+    ids = ids.astype(np.uint64)
+    out = np.empty((len(ids), width))
+    with np.errstate(over="ignore"):
+        for start in range(0, len(ids), KEYED_CHUNK):
+            z = ids[start: start + KEYED_CHUNK, None] * _GOLDEN + column
+            _mix_in_place(z)
+            np.right_shift(z, _S11, out=z)
+            u = out[start: start + KEYED_CHUNK]
+            np.copyto(u, z, casting="unsafe")  # the top 53 bits, centred in their interval of (0, 1)
+            u += 0.5
+            u *= 2.0**-53
+            ndtri(u, out=u)
+    return out
 
 
 class World:

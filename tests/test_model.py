@@ -210,6 +210,7 @@ def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) 
         assert pop.need.min() >= 0.0 and pop.need.max() <= 1.0
     for provider in model.providers:
         assert provider.caseload <= provider.capacity
+        assert provider.caseload == np.count_nonzero(pop.provider == provider.slot)  # kept count
     assert np.all(np.isin(pop.provider[pop.in_service], [p.slot for p in model.providers]))
 
 
@@ -346,3 +347,30 @@ def test_model_time_counts_months():
     assert model.time == 1 and model.steps == 1
     model.run_for(4)
     assert model.time == 5 and model.results()["month"].iloc[-1] == 5
+
+
+@pytest.mark.parametrize("preset", ["target_driven", "learning_oriented"])
+def test_intake_at_once_equals_intake_one_provider_after_another(preset):
+    """model.intake values every offer in one pass; the same order, one provider at a time (each
+    intake alone), must give the same assignments, refusals and fees."""
+    import copy
+
+    model = CommissioningModel(scenario=preset, rng=4, n_citizens=3000, n_providers=6, capacity=60)
+    model.run_for(7)
+    model.prepare_beliefs()
+    model.month_log = dict.fromkeys(["refused", "refused_hardest"], 0.0)
+    model._offered = np.zeros(len(model.population), bool)
+    pop = model.population
+    leaving = np.flatnonzero(pop.in_service)[::5]  # free some places
+    pop.status[leaving], pop.provider[leaving] = 0, -1
+    model._caseloads = None
+    other = copy.deepcopy(model)
+    model.intake(model.providers)
+    for provider in other.providers:
+        provider.intake()
+    for name in ("status", "provider", "refusals", "approach"):
+        np.testing.assert_array_equal(getattr(model.population, name), getattr(other.population, name))
+    np.testing.assert_array_equal(model._due, other._due)
+    assert model.month_log == other.month_log
+    assert [p.contract_cases for p in model.providers] == [p.contract_cases for p in other.providers]
+    assert model.month_log["refused"] > 0 or preset != "target_driven"
