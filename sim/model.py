@@ -51,7 +51,7 @@ PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizen
 NEED_SEEN = 0.05         # least distance from 0 or 1 of a need learnt from (see ``learn``)
 
 PROVIDER_REPORTERS = {"cash": "cash", "mission": "mission", "trust": "trust",
-                      "caseload": "caseload", "knowledge": "knowledge"}
+                      "caseload": "caseload", "knowledge": "knowledge", "shared": "shared"}
 
 
 class CommissioningModel(mesa.Model):
@@ -649,10 +649,12 @@ class CommissioningModel(mesa.Model):
         """
         regime, sc = self.regime, self.scenario_config
         sharers = [p for p in self.providers if p.will_share()]
+        for p in self.providers:
+            p.shared = p in sharers
         for p in sharers:
             self.pool += self.own[p.slot] - self.contributed[p.slot]
             self.contributed[p.slot] = self.own[p.slot]
-            p.shared = p.ever_shared = True
+            p.ever_shared = True
         receivers = self.providers if regime.open_data else sharers
         covered = regime.covered[:, None]
         for p in receivers:
