@@ -1,0 +1,387 @@
+"""Parameter sweeps: a TOML specification, its design expanded to runs, run on Dask, stored as Parquet.
+
+A sweep specification::
+
+    [sweep]
+    base = ["learning_oriented"]       # presets or files, merged with sim.scenario.load
+    regimes = []                       # optional: presets merged after base, one more factor
+    design = "full_factorial"          # or "latin_hypercube", "sobol", "morris"
+    samples = 0                        # for latin_hypercube, sobol and morris
+    replicates = 2
+    steps = 60
+    seed = 0
+    keep_steps = false                 # keep the per-month tables, or only per-run summaries
+
+    [parameters.uncertainty]
+    levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max
+
+The store is a folder: ``manifest.json`` (the spec, its hash, package versions, the number of
+runs), ``summary/part-<first run>.parquet`` (one row per run) and, with ``keep_steps``,
+``steps/part-<first run>.parquet`` (the per-month tables with a ``run`` column). Run ``i``'s seed is
+``SeedSequence(seed, spawn_key=(i,))`` so results never depend on batching or on the workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.scenario import Scenario, ScenarioError, field_paths, load, resolve_field
+
+Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parameter(_Strict):
+    """One swept field: ``levels`` (full factorial) or a ``min``/``max`` range (sampled designs)."""
+
+    levels: list[Any] | None = Field(default=None, min_length=1)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _levels_or_range(self) -> Parameter:
+        has_range = self.min is not None or self.max is not None
+        if self.levels is not None and has_range:
+            raise ValueError("give either levels or min/max, not both")
+        if self.levels is None:
+            if self.min is None or self.max is None:
+                raise ValueError("give levels = [...] or both min and max")
+            if not self.min < self.max:
+                raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class SweepSettings(_Strict):
+    """The ``[sweep]`` table."""
+
+    base: list[str] = Field(default_factory=list)
+    regimes: list[str] = Field(default_factory=list)
+    design: Design = "full_factorial"
+    samples: int | None = Field(default=None, ge=1)
+    replicates: int = Field(default=1, ge=1)
+    steps: int = Field(default=60, ge=1, le=100_000)
+    seed: int = Field(default=0, ge=0)
+    keep_steps: bool = False
+    batch_size: int = Field(default=8, ge=1)
+
+
+class SweepSpec(_Strict):
+    """A whole sweep specification."""
+
+    sweep: SweepSettings
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _design_fits(self) -> SweepSpec:
+        if not self.parameters and not self.sweep.regimes:
+            raise ValueError("no parameters to sweep: add [parameters.<field>] tables or sweep.regimes")
+        factorial = self.sweep.design == "full_factorial"
+        for name, par in self.parameters.items():
+            if factorial and par.levels is None:
+                raise ValueError(f"parameters.{name}: full_factorial needs levels = [...]")
+            if not factorial and par.levels is not None:
+                raise ValueError(f"parameters.{name}: {self.sweep.design} needs min and max, not levels")
+        if not factorial:
+            if self.sweep.samples is None:
+                raise ValueError(f"sweep.samples: {self.sweep.design} needs samples")
+            if not self.parameters:
+                raise ValueError(f"{self.sweep.design} needs at least one [parameters.<field>] range")
+        return self
+
+    def digest(self) -> str:
+        """SHA-256 over a canonical JSON of the spec."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunItem:
+    """One run of the design."""
+
+    run: int
+    point: int
+    replicate: int
+    regime: str
+    values: dict[str, Any]
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"unknown field '{loc}'"
+    if "input" in first and loc and not isinstance(first["input"], dict):
+        return f"{loc} = {first['input']!r}: {msg}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
+    """A validated spec from parsed TOML; raises ScenarioError (one line naming the field)."""
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(f"{source}: {_describe(err)}") from None
+    try:
+        bases = base_scenarios(spec)
+    except ScenarioError as err:
+        raise ScenarioError(f"{source}: sweep.base/regimes: {err}") from None
+    for name, par in spec.parameters.items():
+        try:
+            resolve_field(name)
+        except ScenarioError as err:
+            raise ScenarioError(f"{source}: parameters.{name}: {err}") from None
+        values = par.levels if par.levels is not None else [_cast(name, par.min), _cast(name, par.max)]
+        for value in values:
+            for scenario in bases.values():
+                try:
+                    scenario.with_overrides({name: value})
+                except ScenarioError as err:
+                    raise ScenarioError(f"{source}: parameters.{name}: {err}") from None
+    return spec
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep specification file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: malformed TOML: {err}") from None
+    except OSError as err:
+        raise ScenarioError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_spec(data, source=str(path))
+
+
+def base_scenarios(spec: SweepSpec) -> dict[str, Scenario]:
+    """The base scenario of each regime (key ``""`` when the spec has no regimes)."""
+    if not spec.sweep.regimes:
+        return {"": load(*spec.sweep.base)}
+    return {name: load(*spec.sweep.base, name) for name in spec.sweep.regimes}
+
+
+def _is_int(name: str) -> bool:
+    return field_paths()[resolve_field(name)].annotation is int
+
+
+def _cast(name: str, value: Any) -> Any:
+    if _is_int(name):
+        return int(round(float(value)))
+    return float(value)
+
+
+def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The parameter values of every design point (before regimes and replicates)."""
+    names = list(spec.parameters)
+    pars = [spec.parameters[n] for n in names]
+    design, seed, n = spec.sweep.design, spec.sweep.seed, spec.sweep.samples
+    if not names:
+        return [{}]
+    if design == "full_factorial":
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(p.levels for p in pars))]
+    problem = {"num_vars": len(names), "names": names, "bounds": [[p.min, p.max] for p in pars]}
+    if design == "latin_hypercube":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(names), seed=seed).random(n)
+        rows = qmc.scale(unit, [p.min for p in pars], [p.max for p in pars])
+    elif design == "sobol":
+        from SALib.sample import sobol
+
+        rows = sobol.sample(problem, n, calc_second_order=True, seed=seed)
+    else:
+        from SALib.sample import morris
+
+        rows = morris.sample(problem, n, seed=seed)
+    return [{name: _cast(name, v) for name, v in zip(names, row, strict=True)} for row in rows]
+
+
+def expand(spec: SweepSpec) -> list[RunItem]:
+    """Every run: points (regimes x design points) x replicates, numbered in that order."""
+    regimes = spec.sweep.regimes or [""]
+    points = [(regime, values) for regime in regimes for values in design_points(spec)]
+    reps = spec.sweep.replicates
+    return [RunItem(run=p * reps + r, point=p, replicate=r, regime=regime, values=values)
+            for p, (regime, values) in enumerate(points) for r in range(reps)]
+
+
+def run_seed(base_seed: int, run_index: int) -> np.random.SeedSequence:
+    """Run ``run_index``'s seed: the same as ``SeedSequence(base_seed).spawn(n)[run_index]``."""
+    return np.random.SeedSequence(base_seed, spawn_key=(run_index,))
+
+
+def summarise(results: pd.DataFrame, steps: int) -> dict[str, float]:
+    """Each numeric measure's final value and its mean over months 1..steps."""
+    numeric = results.select_dtypes("number").drop(columns=["month", "step"], errors="ignore")
+    if "month" in results:
+        window = numeric[(results["month"] >= 1) & (results["month"] <= steps)]
+    else:
+        window = numeric.tail(steps)
+    out: dict[str, float] = {}
+    for col in numeric.columns:
+        out[f"final_{col}"] = float(numeric[col].iloc[-1])
+        out[f"mean_{col}"] = float(window[col].mean())
+    return out
+
+
+def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed: int,
+              keep_steps: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run a batch; a run that raises is recorded as failed with its error text."""
+    from sim.experiments import runs
+
+    rows, tables = [], []
+    for item in items:
+        row: dict[str, Any] = {"run": item.run, "point": item.point, "replicate": item.replicate,
+                               "regime": item.regime, **item.values, "status": "ok", "error": ""}
+        try:
+            scenario = bases[item.regime].with_overrides(item.values)
+            results = runs.run(scenario, steps, run_seed(seed, item.run))
+            row.update(summarise(results, steps))
+            if keep_steps:
+                tables.append(results.assign(run=item.run))
+        except Exception as err:  # noqa: BLE001 - a failed run is data, the sweep goes on
+            row.update(status="failed", error=f"{type(err).__name__}: {err}")
+        rows.append(row)
+    steps_df = pd.concat(tables, ignore_index=True) if tables else None
+    return pd.DataFrame(rows), steps_df
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+def write_atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write to a hidden temporary file in the same folder, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic_json(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def done_runs(store: Path) -> set[int]:
+    """Run indices already in the store's summary parts."""
+    found: set[int] = set()
+    for part in sorted((Path(store) / "summary").glob("part-*.parquet")):
+        found.update(int(r) for r in pd.read_parquet(part, columns=["run"])["run"])
+    return found
+
+
+def prepare_store(spec: SweepSpec, store: Path, n_runs: int, resume: bool) -> set[int]:
+    """Check the store against the spec, write the manifest; return the runs already done."""
+    from sim.experiments.output import versions
+
+    store = Path(store)
+    manifest = store / "manifest.json"
+    if store.exists() and not store.is_dir():
+        raise ScenarioError(f"{store}: exists and is not a folder")
+    nonempty = store.is_dir() and any(store.iterdir())
+    if nonempty and not resume:
+        raise ScenarioError(f"{store}: the store is not empty; use --resume to continue it, or another --out")
+    if nonempty:
+        if not manifest.is_file():
+            raise ScenarioError(f"{store}: not a sweep store (no manifest.json); refusing to resume")
+        try:
+            old = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ScenarioError(f"{manifest}: unreadable: {err}") from None
+        if old.get("hash") != spec.digest():
+            raise ScenarioError(f"{store}: made by another spec (hash {str(old.get('hash'))[:12]}, "
+                                f"this spec {spec.digest()[:12]}); refusing to resume")
+        done = done_runs(store)
+        # per-month parts whose summary part never landed are incomplete batches: drop them
+        summaries = {p.name for p in (store / "summary").glob("part-*.parquet")}
+        for part in (store / "steps").glob("part-*.parquet"):
+            if part.name not in summaries:
+                part.unlink()
+        return done
+    write_atomic_json({"spec": spec.model_dump(mode="json"), "hash": spec.digest(),
+                       "versions": versions(), "n_runs": n_runs}, manifest)
+    return set()
+
+
+def batches_of(items: list[RunItem], size: int) -> list[list[RunItem]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def write_batch(store: Path, summary: pd.DataFrame, steps: pd.DataFrame | None) -> None:
+    """Write one batch's parts: the per-month part first, so a summary part means a whole batch."""
+    name = f"part-{int(summary['run'].min()):08d}.parquet"
+    if steps is not None:
+        write_atomic_parquet(steps, Path(store) / "steps" / name)
+    write_atomic_parquet(summary, Path(store) / "summary" / name)
+
+
+def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, scheduler: str | None = None,
+              resume: bool = False, progress: bool = True) -> dict[str, int]:
+    """Run a sweep on Dask distributed, writing each batch to the store as it arrives.
+
+    Returns counts: ``runs`` (in the design), ``skipped`` (already done), ``ok`` and ``failed``.
+    """
+    import logging
+
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    store = Path(store)
+    items = expand(spec)
+    bases = base_scenarios(spec)
+    done = prepare_store(spec, store, len(items), resume)
+    todo = [item for item in items if item.run not in done]
+    counts = {"runs": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
+    if not todo:
+        return counts
+    size = max(1, min(spec.sweep.batch_size, math.ceil(len(todo) / max(1, workers or os.cpu_count() or 1))))
+    batches = batches_of(todo, size)
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        bases_future = client.scatter(bases, broadcast=True)
+        futures = [client.submit(run_batch, bases_future, batch, spec.sweep.steps, spec.sweep.seed,
+                                 spec.sweep.keep_steps, pure=False) for batch in batches]
+        with tqdm(total=len(todo), unit="run", desc="sweep", disable=not progress) as bar:
+            for future in as_completed(futures):
+                summary, steps = future.result()
+                write_batch(store, summary, steps)
+                failed = int((summary["status"] == "failed").sum())
+                counts["failed"] += failed
+                counts["ok"] += len(summary) - failed
+                bar.update(len(summary))
+                future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return counts
