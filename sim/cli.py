@@ -1,4 +1,4 @@
-"""The command line: ``commsim run | compare | scenarios | fields`` (also ``python -m sim``)."""
+"""The command line: ``commsim run | compare | sweep | scenarios | fields`` (also ``python -m sim``)."""
 
 from __future__ import annotations
 
@@ -212,6 +212,29 @@ def validate(
     console.print(f"wrote {out}/report.md and one figure per check")
     if not all(check.passed for check in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="A sweep specification (TOML), e.g. "
+                                              "scenarios/sweeps/ebrahim_grid.toml.")],
+    out: Annotated[Path, typer.Option(help="Folder of the results store.")],
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes "
+                                                "(default: one per CPU).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="A running Dask scheduler, "
+                                                  "e.g. tcp://host:8786.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue a store made by the same spec.")] = False,
+) -> None:
+    """Run a parameter sweep on Dask; write a Parquet store of per-run summaries."""
+    from sim.experiments.sweep import load_spec, run_sweep
+
+    if workers is not None and scheduler:
+        raise ScenarioError("give --workers or --scheduler, not both")
+    parsed = load_spec(spec)
+    counts = run_sweep(parsed, out, workers=workers, scheduler=scheduler, resume=resume)
+    console.print(f"{counts['runs']} runs: {counts['skipped']} already done, {counts['ok']} ok, "
+                  f"{counts['failed']} failed; store {out}", highlight=False)
 
 
 @app.command()
