@@ -195,7 +195,8 @@ def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
     if not names:
         return [{}]
     if design == "full_factorial":
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(p.levels for p in pars))]
+        combos = itertools.product(*(p.levels for p in pars))
+        return [dict(zip(names, combo, strict=True)) for combo in combos]
     problem = {"num_vars": len(names), "names": names, "bounds": [[p.min, p.max] for p in pars]}
     if design == "latin_hypercube":
         from scipy.stats import qmc
@@ -365,10 +366,10 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
         client = Client(scheduler)
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        bases_future = client.scatter(bases, broadcast=True)
+        [bases_future] = client.scatter([bases], broadcast=True)  # one object, not one per key
         futures = [client.submit(run_batch, bases_future, batch, spec.sweep.steps, spec.sweep.seed,
                                  spec.sweep.keep_steps, pure=False) for batch in batches]
         with tqdm(total=len(todo), unit="run", desc="sweep", disable=not progress) as bar:
