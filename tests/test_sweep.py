@@ -1,0 +1,216 @@
+"""Sweeps: spec validation, design sizes, seeds independent of batching, the store, resume, failures."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.experiments import sweep as sw
+from sim.scenario import ScenarioError
+
+TINY_TOML = """
+[population]
+n_citizens = 60
+[providers]
+n_providers = 2
+capacity = 10
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML)
+    return str(path)
+
+
+def spec_data(tiny, **sweep):
+    return {"sweep": {"base": ["target_driven", tiny], "design": "full_factorial", "replicates": 2,
+                      "steps": 6, "seed": 3, "batch_size": 2, **sweep},
+            "parameters": {"uncertainty": {"levels": [0.1, 0.9]}, "control": {"levels": [0.3, 0.6, 0.9]}}}
+
+
+def spec_of(tiny, **sweep):
+    return sw.parse_spec(spec_data(tiny, **sweep))
+
+
+def read_summary(store):
+    return pd.read_parquet(store / "summary").sort_values("run").reset_index(drop=True)
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["sweep"].update(colour="red"), "unknown field 'sweep.colour'"),
+    (lambda d: d["sweep"].update(design="grid"), "sweep.design = 'grid'"),
+    (lambda d: d["sweep"].update(replicates=0), "sweep.replicates = 0"),
+    (lambda d: d["parameters"].update(nonsense={"levels": [1]}), "parameters.nonsense: unknown field"),
+    (lambda d: d["parameters"].update(uncertainty={"levels": [1.5]}), "context.uncertainty = 1.5"),
+    (lambda d: d["parameters"].update(uncertainty={"min": 0.1}), "both min and max"),
+    (lambda d: d["parameters"].update(uncertainty={"min": 0.5, "max": 0.1}), "must be below max"),
+    (lambda d: d["parameters"]["uncertainty"].update(step=1), "parameters.uncertainty.step"),
+    (lambda d: d["sweep"].update(design="sobol"), "sobol needs min and max"),
+    (lambda d: d["sweep"].update(base=["no_such_preset"]), "no_such_preset: no such file or preset"),
+])
+def test_bad_specs_fail_with_one_line_naming_the_field(tiny, change, message):
+    data = spec_data(tiny)
+    change(data)
+    with pytest.raises(ScenarioError, match=None) as err:
+        sw.parse_spec(data, source="s.toml")
+    text = str(err.value)
+    assert message in text and "\n" not in text and text.startswith("s.toml: ")
+
+
+def test_sampled_design_needs_samples(tiny):
+    data = spec_data(tiny, design="latin_hypercube")
+    data["parameters"] = {"uncertainty": {"min": 0.1, "max": 0.9}}
+    with pytest.raises(ScenarioError, match="sweep.samples"):
+        sw.parse_spec(data)
+
+
+# --- designs ---------------------------------------------------------------------------------------
+
+def test_full_factorial_is_product_of_levels_times_replicates(tiny):
+    items = sw.expand(spec_of(tiny))
+    assert len(items) == 2 * 3 * 2
+    assert [i.run for i in items] == list(range(12))
+    assert {(i.values["uncertainty"], i.values["control"]) for i in items} == {
+        (u, c) for u in (0.1, 0.9) for c in (0.3, 0.6, 0.9)}
+
+
+def test_regimes_are_one_more_factor(tiny):
+    items = sw.expand(spec_of(tiny, base=[tiny], regimes=["target_driven", "learning_oriented"]))
+    assert len(items) == 2 * 2 * 3 * 2
+    assert {i.regime for i in items} == {"target_driven", "learning_oriented"}
+
+
+@pytest.mark.parametrize(("design", "samples", "expected"), [
+    ("latin_hypercube", 10, 10),
+    ("sobol", 8, 8 * (2 * 3 + 2)),      # Saltelli with second-order terms: N (2D + 2)
+    ("morris", 4, 4 * (3 + 1)),         # N trajectories of D + 1 points
+])
+def test_sampled_design_sizes(tiny, design, samples, expected):
+    data = spec_data(tiny, design=design, samples=samples, replicates=2)
+    data["parameters"] = {"uncertainty": {"min": 0.1, "max": 0.9}, "control": {"min": 0.2, "max": 0.9},
+                          "forum_interval": {"min": 1, "max": 12}}
+    spec = sw.parse_spec(data)
+    items = sw.expand(spec)
+    assert len(items) == expected * 2
+    values = pd.DataFrame([i.values for i in items])
+    assert values["uncertainty"].between(0.1, 0.9).all() and values["control"].between(0.2, 0.9).all()
+    assert all(isinstance(v, int) for v in values["forum_interval"])  # integer fields stay integers
+    assert sw.design_points(spec) == sw.design_points(sw.parse_spec(data))  # the spec seed fixes it
+
+
+def test_run_seeds_equal_spawned_seeds():
+    spawned = np.random.SeedSequence(7).spawn(5)
+    for i in range(5):
+        assert (sw.run_seed(7, i).generate_state(4) == spawned[i].generate_state(4)).all()
+
+
+def test_example_specs_are_valid():
+    grid = sw.load_spec("scenarios/sweeps/ebrahim_grid.toml")
+    assert len(sw.expand(grid)) == 2 * 3 * 3 * grid.sweep.replicates
+    levers = sw.load_spec("scenarios/sweeps/levers_sensitivity.toml")
+    assert levers.sweep.design in {"sobol", "morris"}
+
+
+# --- running and the store ---------------------------------------------------------------------------
+
+def test_results_do_not_depend_on_workers_or_batching(tiny, tmp_path):
+    spec = spec_of(tiny, keep_steps=True)
+    one, two = tmp_path / "one", tmp_path / "two"
+    counts = sw.run_sweep(spec, one, workers=1, progress=False)
+    assert counts == {"runs": 12, "skipped": 0, "ok": 12, "failed": 0}
+    spec_b = spec_of(tiny, keep_steps=True)
+    sw.run_sweep(spec_b, two, workers=2, progress=False)
+    a, b = read_summary(one), read_summary(two)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["run"].tolist() == list(range(12)) and (a["status"] == "ok").all()
+    assert {"uncertainty", "control", "final_mean_wellbeing", "mean_mean_wellbeing"} <= set(a.columns)
+    steps = pd.read_parquet(one / "steps")
+    assert len(steps) == 12 * 7 and set(steps["run"]) == set(range(12))
+    manifest = json.loads((one / "manifest.json").read_text())
+    assert manifest["hash"] == spec.digest() and manifest["n_runs"] == 12
+    assert manifest["spec"]["sweep"]["steps"] == 6 and "numpy" in manifest["versions"]
+    # one run in-process, straight from its seed, gives the same summary
+    item = sw.expand(spec)[5]
+    alone, _ = sw.run_batch(sw.base_scenarios(spec), [item], 6, 3, keep_steps=False)
+    pd.testing.assert_frame_equal(alone, a.iloc[[5]].reset_index(drop=True))
+
+
+def test_resume_completes_a_partial_store_and_refuses_other_specs(tiny, tmp_path):
+    spec = spec_of(tiny)
+    store = tmp_path / "store"
+    sw.run_sweep(spec, store, workers=2, progress=False)
+    full = read_summary(store)
+    parts = sorted((store / "summary").glob("part-*.parquet"))
+    assert len(parts) > 1
+    parts[1].unlink()
+    counts = sw.run_sweep(spec, store, workers=2, resume=True, progress=False)
+    assert counts["skipped"] == 12 - counts["ok"] and 0 < counts["ok"] < 12
+    pd.testing.assert_frame_equal(read_summary(store), full)
+    # everything done: nothing runs (and no cluster is started)
+    assert sw.run_sweep(spec, store, resume=True, progress=False) == {
+        "runs": 12, "skipped": 12, "ok": 0, "failed": 0}
+    with pytest.raises(ScenarioError, match="not empty; use --resume"):
+        sw.run_sweep(spec, store, progress=False)
+    with pytest.raises(ScenarioError, match="made by another spec"):
+        sw.run_sweep(spec_of(tiny, seed=4), store, resume=True, progress=False)
+
+
+def test_a_failing_run_is_recorded_and_the_others_complete(tiny, monkeypatch):
+    from sim.experiments import runs
+
+    spec = spec_of(tiny)
+    real = runs.run
+
+    def flaky(scenario, steps, seed, on_step=None):
+        if scenario.context.control == 0.6:
+            raise RuntimeError("boom")
+        return real(scenario, steps, seed)
+
+    monkeypatch.setattr(runs, "run", flaky)
+    summary, _ = sw.run_batch(sw.base_scenarios(spec), sw.expand(spec), 6, 3, keep_steps=False)
+    failed = summary[summary["status"] == "failed"]
+    assert len(failed) == 4 and (failed["control"] == 0.6).all()
+    assert (failed["error"] == "RuntimeError: boom").all() and failed["final_mean_wellbeing"].isna().all()
+    ok = summary[summary["status"] == "ok"]
+    assert len(ok) == 8 and ok["final_mean_wellbeing"].notna().all()
+
+
+def test_atomic_writes_leave_no_temporary_files(tmp_path):
+    frame = pd.DataFrame({"run": [0, 1], "x": [1.0, 2.0]})
+    sw.write_batch(tmp_path, frame, None)
+    assert [p.name for p in (tmp_path / "summary").iterdir()] == ["part-00000000.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "summary"), frame)
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+def test_cli_bad_spec_is_one_line_exit_2_nothing_written(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sweep]\ndesign = "grid"\n[parameters.uncertainty]\nlevels = [0.1]\n')
+    out = tmp_path / "store"
+    result = CliRunner().invoke(app, ["sweep", str(bad), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "sweep.design = 'grid'" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_sweep_runs_and_resumes(tiny, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[sweep]\nbase = ["learning_oriented", "{tiny}"]\nsteps = 4\nseed = 1\n'
+                    '[parameters.shared_purpose]\nlevels = [0.0, 1.0]\n')
+    out = tmp_path / "store"
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "2 runs: 0 already done, 2 ok, 0 failed" in result.output
+    assert len(pd.read_parquet(out / "summary")) == 2
+    again = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output
+    resumed = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--resume"])
+    assert resumed.exit_code == 0 and "2 already done" in resumed.output
