@@ -143,16 +143,19 @@ def test_results_do_not_depend_on_workers_or_batching(tiny, tmp_path):
 
 
 def test_resume_completes_a_partial_store_and_refuses_other_specs(tiny, tmp_path):
-    spec = spec_of(tiny)
+    spec = spec_of(tiny, keep_steps=True)
     store = tmp_path / "store"
     sw.run_sweep(spec, store, workers=2, progress=False)
     full = read_summary(store)
+    full_steps = pd.read_parquet(store / "steps").sort_values(["run", "month"]).reset_index(drop=True)
     parts = sorted((store / "summary").glob("part-*.parquet"))
     assert len(parts) > 1
-    parts[1].unlink()
+    parts[1].unlink()  # as if the sweep stopped after writing that batch's per-month part
     counts = sw.run_sweep(spec, store, workers=2, resume=True, progress=False)
     assert counts["skipped"] == 12 - counts["ok"] and 0 < counts["ok"] < 12
     pd.testing.assert_frame_equal(read_summary(store), full)
+    steps = pd.read_parquet(store / "steps").sort_values(["run", "month"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(steps, full_steps)
     # everything done: nothing runs (and no cluster is started)
     assert sw.run_sweep(spec, store, resume=True, progress=False) == {
         "runs": 12, "skipped": 12, "ok": 0, "failed": 0}
@@ -214,3 +217,6 @@ def test_cli_sweep_runs_and_resumes(tiny, tmp_path):
     assert again.exit_code == 2 and "--resume" in again.output
     resumed = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--resume"])
     assert resumed.exit_code == 0 and "2 already done" in resumed.output
+    both = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "x"), "--workers", "2",
+                                    "--scheduler", "tcp://127.0.0.1:1"])
+    assert both.exit_code == 2 and "not both" in both.output and not (tmp_path / "x").exists()
