@@ -185,6 +185,28 @@ def test_a_failing_run_is_recorded_and_the_others_complete(tiny, monkeypatch):
     assert len(ok) == 8 and ok["final_mean_wellbeing"].notna().all()
 
 
+def test_a_wholly_failed_batch_keeps_the_store_schema(tiny, monkeypatch, tmp_path):
+    from sim.experiments import runs
+
+    spec = spec_of(tiny)
+    bases = sw.base_scenarios(spec)
+    measures = sw.measure_columns(bases)
+    items = sw.expand(spec)
+    good, _ = sw.run_batch(bases, items[2:4], 6, 3, keep_steps=False, measures=measures)
+
+    def broken(*args, **kwargs):
+        raise ValueError("no")
+
+    monkeypatch.setattr(runs, "run", broken)
+    bad, _ = sw.run_batch(bases, items[:2], 6, 3, keep_steps=False, measures=measures)
+    assert set(good.columns) == set(bad.columns) and bad["final_mean_wellbeing"].isna().all()
+    sw.write_batch(tmp_path, bad, None)   # the first part read is the all-failed one
+    sw.write_batch(tmp_path, good, None)
+    store = read_summary(tmp_path)
+    assert store["status"].tolist() == ["failed", "failed", "ok", "ok"]
+    assert store.loc[2:, "final_mean_wellbeing"].notna().all()
+
+
 def test_atomic_writes_leave_no_temporary_files(tmp_path):
     frame = pd.DataFrame({"run": [0, 1], "x": [1.0, 2.0]})
     sw.write_batch(tmp_path, frame, None)

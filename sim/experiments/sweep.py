@@ -242,9 +242,29 @@ def summarise(results: pd.DataFrame, steps: int) -> dict[str, float]:
     return out
 
 
-def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed: int,
-              keep_steps: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Run a batch; a run that raises is recorded as failed with its error text."""
+def measure_columns(bases: dict[str, Scenario]) -> list[str]:
+    """The summary measure columns, from a one-month run of each base scenario.
+
+    Every summary part gets all of them (NaN for a failed run), so the parts share one schema
+    even when a whole batch fails.
+    """
+    from sim.experiments import runs
+
+    names: dict[str, None] = {}
+    for scenario in bases.values():
+        try:
+            names.update(dict.fromkeys(summarise(runs.run(scenario, 1, 0), 1)))
+        except Exception:  # noqa: BLE001 - then the parts carry what their runs produced
+            continue
+    return list(names)
+
+
+def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed: int, keep_steps: bool,
+              measures: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run a batch; a run that raises is recorded as failed with its error text.
+
+    ``measures`` are summary columns every row gets (NaN where a run failed).
+    """
     from sim.experiments import runs
 
     rows, tables = [], []
@@ -260,8 +280,12 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
         except Exception as err:  # noqa: BLE001 - a failed run is data, the sweep goes on
             row.update(status="failed", error=f"{type(err).__name__}: {err}")
         rows.append(row)
+    summary = pd.DataFrame(rows)
+    for name in measures or []:
+        if name not in summary:
+            summary[name] = np.nan
     steps_df = pd.concat(tables, ignore_index=True) if tables else None
-    return pd.DataFrame(rows), steps_df
+    return summary, steps_df
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -361,6 +385,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
         return counts
     size = max(1, min(spec.sweep.batch_size, math.ceil(len(todo) / max(1, workers or os.cpu_count() or 1))))
     batches = batches_of(todo, size)
+    measures = measure_columns(bases)
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -371,7 +396,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
     try:
         [bases_future] = client.scatter([bases], broadcast=True)  # one object, not one per key
         futures = [client.submit(run_batch, bases_future, batch, spec.sweep.steps, spec.sweep.seed,
-                                 spec.sweep.keep_steps, pure=False) for batch in batches]
+                                 spec.sweep.keep_steps, measures, pure=False) for batch in batches]
         with tqdm(total=len(todo), unit="run", desc="sweep", disable=not progress) as bar:
             for future in as_completed(futures):
                 summary, steps = future.result()
