@@ -20,9 +20,16 @@ def wellbeing(need: np.ndarray, values: np.ndarray) -> np.ndarray:
     return 1.0 - np.einsum("ik,ik->i", need, values)
 
 
-def next_need(need: np.ndarray, drift: float, shock: np.ndarray, effect: np.ndarray) -> np.ndarray:
-    """One month of needs: drift up, move with shocks, fall with effective support; kept in [0, 1]."""
-    return np.clip(need + drift + shock - effect, 0.0, 1.0)
+def next_need(need: np.ndarray, drift: float, shock: np.ndarray,
+              effect: np.ndarray | float) -> np.ndarray:
+    """One month of needs: drift up, move with shocks, fall with effective support; kept in [0, 1].
+
+    Computed in one new array, in place (this runs over every citizen every month).
+    """
+    out = need + drift
+    out += shock
+    out -= effect
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def meets_measure(need: np.ndarray, weights: np.ndarray, threshold: float) -> np.ndarray:
@@ -168,6 +175,11 @@ class Citizen(mesa.Agent):
     @property
     def provider(self) -> int:
         return int(self._get("provider"))
+
+    @property
+    def refusals(self) -> int:
+        """How many times providers have refused this citizen."""
+        return int(self._get("refusals"))
 
     @property
     def parked(self) -> bool:

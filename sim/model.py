@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim import beliefs
-from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure
+from sim.citizens import IN_SERVICE, WAITING, Citizen, Population, meets_measure, next_need
 from sim.commissioner import Commissioner
 from sim.providers import (
     Provider,
@@ -107,8 +107,8 @@ class CommissioningModel(mesa.Model):
         self.commissioner = Commissioner(self, self.shape)
 
         self.counts = dict.fromkeys(
-            ["arrived", "resolved", "timed_out", "unserved", "refusals", "failures", "replaced",
-             "outcomes", "false_reports", "detected", "provider_received"], 0.0)
+            ["arrived", "resolved", "timed_out", "unserved", "failures", "replaced",
+             "provider_received"], 0.0)
         self.gain_total = 0.0
         self.payment_scale = 1.0  # share of what was due that the budget allowed, last month
         self.month_log: dict[str, float] = {}
@@ -348,12 +348,13 @@ class CommissioningModel(mesa.Model):
                      counts: np.ndarray) -> None:
         """``assign`` for several providers at once: ``rows[i]`` goes to ``takers[owner[i]]``."""
         pop = self.population
+        caseloads = self.caseloads()  # counted before the rows change hands, then kept up to date
         slots = np.array([p.slot for p in takers])
         pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, slots[owner], -1
         pop.months_in_service[rows] = 0
         pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
         self._due[slots] += self.regime.attachment_fee * counts
-        self.caseloads()[slots] += counts
+        caseloads[slots] += counts
         for provider, n in zip(takers, counts.tolist(), strict=True):
             provider.contract_cases += n
 
@@ -364,14 +365,8 @@ class CommissioningModel(mesa.Model):
             self.population.segment[rows] == self.hardest)
 
     def assign(self, rows: np.ndarray, provider: Provider) -> None:
-        pop = self.population
-        caseloads = self.caseloads()
-        pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, provider.slot, -1
-        pop.months_in_service[rows] = 0
-        pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
-        self._due[provider.slot] += self.regime.attachment_fee * len(rows)
-        caseloads[provider.slot] += len(rows)
-        provider.contract_cases += len(rows)
+        """Give ``rows`` to one provider."""
+        self._assign_many(rows, np.zeros(len(rows), int), [provider], np.array([len(rows)]))
 
     def intake_value(self, rows: np.ndarray, slot: np.ndarray, mission: np.ndarray,
                      slack: np.ndarray) -> np.ndarray:
@@ -469,7 +464,7 @@ class CommissioningModel(mesa.Model):
     def live(self, month: int) -> None:
         """Needs move; providers learn from what they record; voice is heard.
 
-        ``next_need`` and ``record``, computed in place: one pass fewer over the population each.
+        ``record`` is computed in place: one pass fewer over the population.
         """
         pop, w = self.population, self.world
         cases = pop.in_service
@@ -481,11 +476,8 @@ class CommissioningModel(mesa.Model):
         effect[~served] = 0.0
         shock = w.noise(pop.id, month, SHOCK)
         shock *= w.shock_sd
-        moved = pop.need + w.need_drift
-        moved += shock                                   # need + drift + shock
-        without = np.clip(moved, 0.0, 1.0)
-        new_need = np.subtract(moved, effect, out=moved)  # next_need(need, drift, shock, effect)
-        np.clip(new_need, 0.0, 1.0, out=new_need)
+        without = next_need(pop.need, w.need_drift, shock, 0.0)  # what no support would have left
+        new_need = next_need(pop.need, w.need_drift, shock, effect)
         without -= new_need
         gain = np.einsum("ik,ik->i", without, pop.values)
         self.month_log["gain"] = float(gain.sum())
@@ -578,9 +570,9 @@ class CommissioningModel(mesa.Model):
         cash = np.array([p.cash if p else 0.0 for p in self.slots])
         mission = np.array([p.mission if p else 1.0 for p in self.slots])
         stress = (cash < sc.providers.start_cash / 2).astype(float)
-        self._pressure = pressure(regime.payment_at_risk, regime.league_tables, stress)
+        strain = pressure(regime.payment_at_risk, regime.league_tables, stress)
         detection = detection_probability(regime.audit_rate, regime.voice_check, regime.citizen_voice)
-        chance = gaming_probability(sc.providers.gaming_propensity, self._pressure, mission, detection)
+        chance = gaming_probability(sc.providers.gaming_propensity, strain, mission, detection)
         slot_of = np.where(cases, pop.provider, 0)
         gamed = open_cases & ~met & (self.rng.random(len(pop)) < chance[slot_of])
         reported = truthful | gamed
@@ -626,9 +618,6 @@ class CommissioningModel(mesa.Model):
         self.month_log.update(reports=float(reported.sum()), false_reports=float(gamed.sum()),
                               detected=float(detected.sum()), clawback=float(clawback.sum()),
                               spend=float(paid.sum() - clawback.sum()))
-        self.counts["outcomes"] += reported.sum()
-        self.counts["false_reports"] += gamed.sum()
-        self.counts["detected"] += detected.sum()
         self.counts["provider_received"] += float(paid.sum() - clawback.sum())
         for provider in self.providers:
             provider.contract_outcomes -= int(caught[provider.slot])  # found false: off the table
