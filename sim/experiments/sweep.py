@@ -28,7 +28,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.experiments.output import atomic_write, versions
 from sim.scenario import Scenario, ScenarioError, field_paths, load, resolve_field
 
 Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
@@ -291,24 +291,11 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
 # --- the store -------------------------------------------------------------------------------------
 
 def write_atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write to a hidden temporary file in the same folder, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def write_atomic_json(data: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def done_runs(store: Path) -> set[int]:
@@ -321,8 +308,6 @@ def done_runs(store: Path) -> set[int]:
 
 def prepare_store(spec: SweepSpec, store: Path, n_runs: int, resume: bool) -> set[int]:
     """Check the store against the spec, write the manifest; return the runs already done."""
-    from sim.experiments.output import versions
-
     store = Path(store)
     manifest = store / "manifest.json"
     if store.exists() and not store.is_dir():

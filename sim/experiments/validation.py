@@ -59,10 +59,6 @@ class Check:
         return all(f.passed for f in self.findings)
 
 
-def _paired(values: pd.Series | np.ndarray) -> tuple[float, float, float]:
-    return mean_ci(np.asarray(values, dtype=float))
-
-
 def _per_replicate(runs: pd.DataFrame, measure: str, months: slice | None = None,
                    how: str = "mean") -> pd.DataFrame:
     """A replicate x arm table of one measure: averaged over ``months`` (default 1..end)."""
@@ -73,7 +69,7 @@ def _per_replicate(runs: pd.DataFrame, measure: str, months: slice | None = None
 
 def finding(claim: str, measured: str, rule: str, diffs, test: Callable[[float, float, float], bool]
             ) -> Finding:
-    mean, low, high = _paired(diffs)
+    mean, low, high = mean_ci(diffs)
     return Finding(claim, measured, rule, mean, low, high, bool(test(mean, low, high)))
 
 
