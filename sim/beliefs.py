@@ -53,6 +53,11 @@ def posterior(prior_mean: np.ndarray, prior_sd: np.ndarray, prior_weight: float,
     return mean, 1.0 / np.sqrt(precision)
 
 
+def sample(mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw from the posterior: a working hypothesis to act on (Thompson sampling)."""
+    return mean + sd * rng.standard_normal(mean.shape)
+
+
 def value_estimate(professional: np.ndarray, reported_sum: np.ndarray, reported_n: np.ndarray,
                    pseudo_reports: float) -> np.ndarray:
     """What an actor believes each segment values (S, K): the professional view, updated by voice.

@@ -394,6 +394,9 @@ class CommissioningModel(mesa.Model):
         """Each provider's posterior and value estimates, and this month's payment terms."""
         self._mean, self._sd = beliefs.posterior(self.world.prior_mean, self.world.prior_sd,
                                                  self.regime.prior_weight, self.own + self.external)
+        # the month's working hypothesis: what an exploring provider plans effort on
+        self._hypothesis = (beliefs.sample(self._mean, self._sd, self.rng)
+                            if self.scenario_config.providers.explore else self._mean)
         self._values = beliefs.value_estimate(self.professional_values, self.voice_sum, self.voice_n,
                                               self.pseudo_reports)
         self._terms = Terms.now(self.scenario_config, self.regime, self.world.obs_sd,
@@ -430,8 +433,8 @@ class CommissioningModel(mesa.Model):
                                        minlength=len(self.slots))
 
         approach = pop.approach[cases]
-        value, effort = plan(self._mean[slot, seg], need, values, mission, price, months, self._terms,
-                             slack)
+        value, effort = plan(self._hypothesis[slot, seg], need, values, mission, price, months,
+                             self._terms, slack)
         # parking is a decision about the case: no approach is believed worth its cost
         parked = max_last(value) < parking_value(mission, self._terms, slack)
         effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])

@@ -147,6 +147,12 @@ class Providers(Section):
     approach_review_months: int = field(6, "A case's approach is re-chosen (Thompson sampling) at "
                                         "intake and every this many months.", unit="months",
                                         ge=1, le=240)
+    explore: bool = field(False, "Providers try out what might work: each month they plan effort "
+                          "and parking on a draw from their beliefs (Thompson sampling), as they "
+                          "already do when choosing an approach, instead of on their best estimate. "
+                          "Acting only on the estimate can leave a wrong belief uncorrected for good "
+                          "(a domain believed not to respond gets no effort, so nothing is learnt "
+                          "about it).")
 
 
 class PaymentSettings(Section):

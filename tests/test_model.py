@@ -374,3 +374,34 @@ def test_intake_at_once_equals_intake_one_provider_after_another(preset):
     assert model.month_log == other.month_log
     assert [p.contract_cases for p in model.providers] == [p.contract_cases for p in other.providers]
     assert model.month_log["refused"] > 0 or preset != "target_driven"
+
+
+# --- exploring providers -------------------------------------------------------------------------
+
+def regret_per_doubling(explore: bool) -> float:
+    """Regret accrued in months 61-120 over that in months 31-60 (isolated learners, 5 replicates):
+    1 for logarithmic growth, sqrt(2) for sqrt(n), 2 for linear.
+    """
+    from sim.experiments.compare import compare
+    from sim.experiments.validation import pooled_scenario
+
+    arm = pooled_scenario(False).with_overrides({"explore": explore, "fee_per_month": 6000.0})
+    runs = compare({"isolated": arm}, reps=5, steps=120, seed=0, progress=False).runs
+    regret = runs.pivot(index="month", columns="replicate", values="provider_regret").sum(axis=1)
+    return float((regret[120] - regret[60]) / (regret[60] - regret[30]))
+
+
+def test_exploring_providers_escape_incomplete_learning():
+    """Effort planned on the posterior mean can freeze a wrong belief (no effort, no data), so
+    regret keeps growing fast; planned on a monthly posterior draw, it grows like log(n)."""
+    assert regret_per_doubling(explore=True) < 1.2
+    assert regret_per_doubling(explore=False) > np.sqrt(2)
+
+
+def test_exploring_effort_follows_the_months_draw():
+    scenario = small("learning_oriented").with_overrides({"explore": True})
+    model = run(scenario, seed=2, months=3)
+    assert not np.allclose(model._hypothesis, model._mean)
+    assert (model.population.effort > 0).any()
+    calm = run(scenario.with_overrides({"explore": False}), seed=2, months=3)
+    assert calm._hypothesis is calm._mean
