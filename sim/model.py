@@ -45,7 +45,7 @@ from sim.regime import Regime
 from sim.scenario import Scenario, load
 from sim.world import APPROACH_COST, APPROACHES, World
 
-SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD = range(5)  # the world's keyed noise streams
+SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD, ASSESSMENT = range(6)  # keyed noise streams
 VOICE_SD = 0.05          # noise in a citizen's report of what they value
 PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizens' reports
 NEED_SEEN = 0.05         # least distance from 0 or 1 of a need learnt from (see ``learn``)
@@ -183,9 +183,12 @@ class CommissioningModel(mesa.Model):
         for provider in self.providers:
             provider.contract_cases = 0
 
-    def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT) -> np.ndarray:
-        """Needs as a case record shows them: with measurement noise (a score, not clipped)."""
-        noise = self.world.noise(ids, int(round(self.time)), stream)
+    def record(self, need: np.ndarray, ids: np.ndarray, stream: int = MEASUREMENT,
+               month: int | None = None) -> np.ndarray:
+        """Needs as a record or an assessment shows them at the end of ``month`` (default: now):
+        with measurement noise, a score, not clipped. Each ``stream`` has errors of its own.
+        """
+        noise = self.world.noise(ids, int(round(self.time)) if month is None else month, stream)
         noise *= self.world.measurement_sd
         noise += need
         return noise
@@ -489,15 +492,18 @@ class CommissioningModel(mesa.Model):
         pop.need = new_need
         pop.recorded_need = self.record(new_need, pop.id)
         self._old_record = old_record  # for the month's measured drop (distance travelled)
-        self.learn(served, old_need, old_record, approach)
+        self.learn(served, old_need, approach)
         pop.waited[pop.status == WAITING] += 1
         pop.months_in_service[cases] += 1
         if self.regime.citizen_voice:
             self.hear_voice(np.flatnonzero(cases), month)
 
-    def learn(self, served: np.ndarray, old_need: np.ndarray, old_record: np.ndarray,
-              approach: np.ndarray) -> None:
-        """Providers learn from recorded changes on the domains they record; reports go up.
+    def learn(self, served: np.ndarray, old_need: np.ndarray, approach: np.ndarray) -> None:
+        """Providers learn from assessed changes on the domains they record; reports go up.
+
+        The change is measured between two outcome assessments, whose errors are independent of
+        the case record that steered the month's effort: learning from the record itself would
+        bias the estimates (effort responds to the record's error, which also enters the change).
 
         A provider learns from a domain only where the need was far enough from 0 and 1 that the
         month's change could not have hit a bound (a clipped change would bias the estimate): above
@@ -512,9 +518,15 @@ class CommissioningModel(mesa.Model):
         room = NEED_SEEN + 3 * w.shock_sd
         seen = (served[:, None] & self.regime.recorded[None, :] & (old_need > room + 2 * expected)
                 & (old_need < 1.0 - room - w.need_drift))
-        rows, k = np.nonzero(seen)
+        assessed = np.flatnonzero(seen.any(axis=1))
+        month = int(round(self.time))
+        ids = pop.id[assessed]
+        fall = (self.record(old_need[assessed], ids, ASSESSMENT, month - 1)
+                - self.record(pop.need[assessed], ids, ASSESSMENT, month))
+        i, k = np.nonzero(seen[assessed])
+        rows = assessed[i]
         slot, seg, a = pop.provider[rows], pop.segment[rows], approach[rows]
-        z = w.need_drift - (pop.recorded_need[rows, k] - old_record[rows, k])
+        z = w.need_drift + fall[i, k]
         e = pop.effort[rows, k]
         cell = np.ravel_multi_index((slot, seg, a, k), self.own.shape[:-1])
         new = beliefs.accumulate(self.own.shape[:-1], cell, e, z, w.obs_sd)

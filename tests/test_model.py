@@ -385,7 +385,7 @@ def regret_per_doubling(explore: bool) -> float:
     from sim.experiments.compare import compare
     from sim.experiments.validation import pooled_scenario
 
-    arm = pooled_scenario(False).with_overrides({"explore": explore, "fee_per_month": 6000.0})
+    arm = pooled_scenario(False).with_overrides({"explore": explore})
     runs = compare({"isolated": arm}, reps=5, steps=120, seed=0, progress=False).runs
     regret = runs.pivot(index="month", columns="replicate", values="provider_regret").sum(axis=1)
     return float((regret[120] - regret[60]) / (regret[60] - regret[30]))

@@ -26,15 +26,16 @@ def test_check_passes(name, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_pooled_learning_cuts_regret_as_the_bandit_results_say(seed):
+def test_regret_grows_logarithmically(seed):
     check = CHECKS["pooled"](REPS, seed)
-    assert check.findings[0].passed, failed(check)
+    assert check.findings[1].passed, failed(check)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Not reproduced: per-choice regret levels off (incomplete learning under certainty-equivalent "
-    "effort, and estimates biased by record noise), so cumulative regret grows nearly linearly; "
-    "see docs/validation.md"))
-def test_regret_grows_logarithmically():
-    check = CHECKS["pooled"](REPS, 0)
-    assert check.findings[1].passed, failed(check)
+    "Not reproduced for every seed: pooling cuts per-provider regret about M-fold, the gap-dependent "
+    "prediction at the range's lower edge, and for some seeds a little more (below 1/M); see "
+    "docs/validation.md"))
+def test_pooled_learning_cuts_regret_as_the_bandit_results_say_for_every_seed():
+    outside = [f"seed {seed}: {failed(check)}" for seed in SEEDS
+               if not (check := CHECKS["pooled"](REPS, seed)).findings[0].passed]
+    assert not outside

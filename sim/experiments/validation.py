@@ -336,14 +336,17 @@ PRIOR_WEIGHT = (0.6 / 2.0) ** 2
 def pooled_scenario(pooled: bool) -> Scenario:
     """M providers facing a stationary, uncertain world, learning alone or pooling everything.
 
-    Their objective is kept stationary: fees cover their costs, and with no reserve to protect or
-    spend (start_cash 0) money is worth the same to them every month.
+    They are the learners the bandit results are about: they explore (Thompson sampling for effort
+    as well as for the approach), where certainty-equivalent effort can stop learning for good.
+    Their objective is kept stationary: with a mission of 1 the fee does not enter their choices,
+    it only has to cover what exploring costs so that no learner goes bust and is replaced; and
+    with no reserve to protect or spend (start_cash 0) money is worth the same to them every month.
     """
     return load("learning_oriented").with_overrides({
         "n_providers": POOL_SIZE, "uncertainty": 1.0, "control": 0.9, "drift_speed": 0.0,
-        "prior_weight": PRIOR_WEIGHT,
+        "prior_weight": PRIOR_WEIGHT, "explore": True,
         "forgetting": 1.0, "mission_mean": 1.0, "mission_spread": 0.0, "shared_purpose": 0.0,
-        "model": "fee_for_service", "fee_per_month": 1500.0, "allow_overspend": True,
+        "model": "fee_for_service", "fee_per_month": 6000.0, "allow_overspend": True,
         "start_cash": 0.0, "retender_rule": "none", "review_interval": 0,
         "open_data": pooled, "share_threshold": 0.0, "forum_interval": 1 if pooled else 0,
         "forum_citizens": False})
