@@ -144,23 +144,6 @@ def test_results_do_not_depend_on_workers_or_batching(tiny, tmp_path):
     pd.testing.assert_frame_equal(alone, a.iloc[[5]].reset_index(drop=True))
 
 
-def test_a_running_scheduler_by_address(tiny, tmp_path):
-    import logging
-
-    from distributed import LocalCluster
-
-    spec = spec_of(tiny, replicates=1)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster:
-        counts = sw.run_sweep(spec, tmp_path / "s", scheduler=cluster.scheduler_address, progress=False)
-        assert counts["ok"] == 6
-        assert len(cluster.scheduler.workers) == 1  # the sweep leaves the cluster it was given running
-    bases = sw.base_scenarios(spec)
-    direct, _ = sw.run_batch(bases, sw.expand(spec), 6, 3, keep_steps=False,
-                             measures=sw.measure_columns(bases))
-    pd.testing.assert_frame_equal(read_summary(tmp_path / "s"), direct)
-
-
 def test_batches_are_sized_from_the_first_runs_cost_and_the_bar_shows_rate_and_time_left(
         tiny, tmp_path, monkeypatch, capsys):
     asked = []

@@ -462,8 +462,8 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
                     if len(batch) > 1:  # run its runs one by one, so only a run that kills is lost
                         queue.update(submit([item]) for item in batch)
                         continue
-                    error = (f"KilledWorker: {err.allowed_failures + 1} workers died running it "
-                             f"(the last {err.last_worker.address})")
+                    error = (f"KilledWorker: its worker died {err.allowed_failures + 1} time(s), "
+                             f"the last {err.last_worker.address}")
                     summary, steps, seconds = failed_batch(batch, error, measures), None, math.inf
                 finally:
                     future.release()
