@@ -289,3 +289,18 @@ def test_cli_sweep_runs_and_resumes(tiny, tmp_path):
     both = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "x"), "--workers", "2",
                                     "--scheduler", "tcp://127.0.0.1:1"])
     assert both.exit_code == 2 and "not both" in both.output and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "nonsense://x"])
+def test_cli_unreachable_scheduler_is_one_line_exit_2_nothing_written(tiny, tmp_path, address):
+    import dask
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[sweep]\nbase = ["{tiny}"]\n[parameters.shared_purpose]\nlevels = [0.0, 1.0]\n')
+    out = tmp_path / "store"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # port 1: nobody listens
+        result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"commsim: error: --scheduler {address}: ")
+    assert not out.exists()

@@ -415,6 +415,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
     Returns counts: ``runs`` (in the design), ``skipped`` (already done), ``ok`` and ``failed``.
     """
     import logging
+    from contextlib import ExitStack
 
     from distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm.auto import tqdm
@@ -422,21 +423,22 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
     store = Path(store)
     items = expand(spec)
     bases = base_scenarios(spec)
-    done = prepare_store(spec, store, len(items), resume)
-    todo = [item for item in items if item.run not in done]
-    counts = {"runs": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
-    if not todo:
-        return counts
-    measures = measure_columns(bases)
-    settings = spec.sweep
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
+    counts = {"runs": len(items), "skipped": 0, "ok": 0, "failed": 0}
+    with ExitStack() as stack:
+        # a scheduler that cannot be reached is bad input: found before the store is touched
+        client = stack.enter_context(connect(scheduler)) if scheduler else None
+        done = prepare_store(spec, store, len(items), resume)
+        todo = [item for item in items if item.run not in done]
+        counts["skipped"] = len(items) - len(todo)
+        if not todo:
+            return counts
+        measures = measure_columns(bases)
+        settings = spec.sweep
+        if client is None:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                dashboard_address=":0", silence_logs=logging.ERROR))
+            client = stack.enter_context(Client(cluster))
         client.wait_for_workers(1)
         threads = sum(client.nthreads().values())
         batch_of: dict[Any, list[RunItem]] = {}
@@ -476,8 +478,14 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
                 counts["failed"] += failed
                 counts["ok"] += len(summary) - failed
                 bar.update(len(summary))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return counts
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``; ScenarioError if it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, ValueError) as err:  # a timeout, a refused connection, an unknown scheme
+        raise ScenarioError(f"--scheduler {address}: {err}") from None
