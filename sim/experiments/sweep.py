@@ -414,10 +414,9 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
 
     Returns counts: ``runs`` (in the design), ``skipped`` (already done), ``ok`` and ``failed``.
     """
-    import logging
     from contextlib import ExitStack
 
-    from distributed import Client, KilledWorker, LocalCluster, as_completed
+    from distributed import Client, KilledWorker, as_completed
     from tqdm.auto import tqdm
 
     store = Path(store)
@@ -435,10 +434,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
         measures = measure_columns(bases)
         settings = spec.sweep
         if client is None:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR))
-            client = stack.enter_context(Client(cluster))
+            client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
         client.wait_for_workers(1)
         threads = sum(client.nthreads().values())
         batch_of: dict[Any, list[RunItem]] = {}
@@ -479,6 +475,21 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
                 counts["ok"] += len(summary) - failed
                 bar.update(len(summary))
     return counts
+
+
+def local_cluster(workers: int | None = None) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded processes (default: one per CPU)."""
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their workers, which turns off glibc's dynamic
+    # mmap threshold: a run's many short-lived arrays of 100 kB and more are then mapped and
+    # unmapped every time, and runs take about 15% longer (docs/performance.md)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                            dashboard_address=":0", silence_logs=logging.ERROR)
 
 
 def connect(address: str) -> Any:
