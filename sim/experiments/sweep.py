@@ -485,8 +485,8 @@ def local_cluster(workers: int | None = None) -> Any:
     from distributed import LocalCluster
 
     # Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their workers, which turns off glibc's dynamic
-    # mmap threshold: a run's many short-lived arrays of 100 kB and more are then mapped and
-    # unmapped every time, and runs take about 15% longer (docs/performance.md)
+    # mmap threshold: a run's many short-lived arrays of 128 kB and more are then mapped and
+    # unmapped every time, and runs took a median 15% longer (docs/performance.md, Sweeps)
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         return LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
                             dashboard_address=":0", silence_logs=logging.ERROR)
