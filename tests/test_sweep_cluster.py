@@ -135,12 +135,12 @@ class Cluster:
         """The process id of the worker at address ``worker`` (its nanny's child)."""
         return self.client.run(os.getpid, workers=[worker])[worker]
 
-    def busy(self, worker: str | None = None) -> str:
-        """Wait until ``worker`` (or any worker) is running a batch; its address."""
+    def busy(self, sweep: subprocess.Popen, worker: str | None = None) -> str:
+        """Wait until ``worker`` (or any worker) is running a batch of ``sweep``; its address."""
         def running():
             busy = [w for w, keys in self.client.processing().items() if keys and worker in (None, w)]
             return busy[0] if busy else None
-        return wait_until(running, "a busy worker")
+        return wait_until(running, "a busy worker", sweep)
 
     def close(self) -> None:
         self.client.close()
@@ -200,13 +200,13 @@ def test_workers_killed_mid_sweep_neither_lose_nor_repeat_a_run(cluster, referen
     sweep = sweep_process(str(path), "--out", str(store), "--scheduler", cluster.address, cwd=tmp_path)
     try:
         wait_until(lambda: runs_in(store) > 0, "the first batch", sweep)
-        lost = cluster.busy()
+        lost = cluster.busy(sweep)
         os.killpg(os.getpgid(cluster.pid(lost)), signal.SIGKILL)
         wait_until(lambda: lost not in cluster.client.scheduler_info()["workers"], "the scheduler to drop it")
         before = runs_in(store)
         wait_until(lambda: runs_in(store) > before, "another batch", sweep)
         [survivor] = cluster.client.scheduler_info()["workers"]
-        cluster.busy(survivor)
+        cluster.busy(sweep, survivor)
         old_pid = cluster.pid(survivor)
         os.kill(old_pid, signal.SIGKILL)
         assert runs_in(store) < 150, "the sweep finished before the second kill: make the runs longer"
@@ -266,16 +266,17 @@ def test_a_sweep_of_500_runs_killed_and_resumed_equals_an_uninterrupted_one(clus
 
 
 def test_a_run_that_keeps_killing_its_worker_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
-    """A run of a million citizens needs more memory than the worker may use, so the worker's
-    nanny kills it; with no failures allowed the scheduler gives up on the batch at once (Dask's
-    KilledWorker). The sweep splits the batch, finishes the small run, and records the big one.
+    """A run of a million citizens needs about 470 MiB on top of the 210 MiB a worker holds with
+    the model imported, over the worker's limit of 500 MiB, so the worker's nanny kills it; with
+    no failures allowed the scheduler gives up on the batch at once (Dask's KilledWorker). The
+    sweep splits the batch, finishes the small run, and records the big one as failed.
     """
     (tmp_path / "tiny.toml").write_text(TINY)
     spec = sw.parse_spec({"sweep": {"base": ["target_driven", str(tmp_path / "tiny.toml")], "steps": 2,
                                     "seed": 1, "batch_size": 2},
                           "parameters": {"n_citizens": {"levels": [60, 1_000_000]}}})
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="400MiB", dashboard_address=":0",
+            LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="500MiB", dashboard_address=":0",
                          silence_logs=logging.CRITICAL) as local:
         counts = sw.run_sweep(spec, tmp_path / "store", scheduler=local.scheduler_address, progress=False)
     assert counts == {"runs": 2, "skipped": 0, "ok": 1, "failed": 1}
