@@ -72,20 +72,25 @@ def wait_until(condition, what: str, process: subprocess.Popen | None = None, ti
 
 
 def sweep_process(*args: str, cwd: Path) -> subprocess.Popen:
-    """``python -m sim sweep ARGS`` in a process of its own."""
-    return subprocess.Popen([sys.executable, "-m", "sim", "sweep", *args], cwd=cwd, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """``python -m sim sweep ARGS`` in a process of its own; its progress bar and logs go to
+    ``cwd/sweep.err`` (a pipe nobody reads while the test polls could fill up and stall it).
+    """
+    with open(cwd / "sweep.err", "a") as err:
+        return subprocess.Popen([sys.executable, "-m", "sim", "sweep", *args], cwd=cwd, env=ENV, text=True,
+                                stdout=subprocess.PIPE, stderr=err)
 
 
-def finish(process: subprocess.Popen) -> str:
-    """Wait for a sweep process; its standard output, after checking that it succeeded."""
+def finish(process: subprocess.Popen, cwd: Path) -> str:
+    """Wait for a sweep process started in ``cwd``; its standard output, after checking that it
+    succeeded.
+    """
     try:
-        out, err = process.communicate(timeout=TIMEOUT)
+        out, _ = process.communicate(timeout=TIMEOUT)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, err[-3000:]
+    assert process.returncode == 0, (cwd / "sweep.err").read_text()[-3000:]
     return out
 
 
@@ -210,7 +215,7 @@ def test_workers_killed_mid_sweep_neither_lose_nor_repeat_a_run(cluster, referen
         old_pid = cluster.pid(survivor)
         os.kill(old_pid, signal.SIGKILL)
         assert runs_in(store) < 150, "the sweep finished before the second kill: make the runs longer"
-        out = finish(sweep)
+        out = finish(sweep, tmp_path)
     finally:
         if sweep.poll() is None:
             sweep.kill()
@@ -255,8 +260,9 @@ def test_a_sweep_of_500_runs_killed_and_resumed_equals_an_uninterrupted_one(clus
     assert 0 < done < 500, "the kill came after the sweep ended"
 
     # resumed on the running cluster (any cluster will do: each run's seed is its own)
-    out = finish(sweep_process(str(path), "--out", str(store), "--scheduler", cluster.address, "--resume",
-                               cwd=tmp_path))
+    resumed = sweep_process(str(path), "--out", str(store), "--scheduler", cluster.address, "--resume",
+                            cwd=tmp_path)
+    out = finish(resumed, tmp_path)
     assert f"500 runs: {done} already done, {500 - done} ok, 0 failed" in out
     got_summary, got_steps = read_store(store)
     assert got_summary["run"].is_unique and got_steps.groupby("run").size().eq(3).all()
