@@ -29,3 +29,19 @@ def run(scenario: Scenario, seed: int, months: int) -> CommissioningModel:
 def learning_run() -> CommissioningModel:
     """One learning-oriented run of 24 months, shared by read-only tests."""
     return run(small("learning_oriented"), seed=11, months=24)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each ``xdist_group`` on one pytest-xdist worker under pytest 9.2.
+
+    With ``--dist loadgroup``, pytest-xdist (3.8) adds the group to an item's node id by setting
+    ``item._nodeid``, which pytest 9.2 no longer reads (it keeps node ids in ``item._id``), so the
+    groups were silently spread over the workers. Where the two differ, use xdist's id.
+    """
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        tagged = getattr(item, "_nodeid", None)
+        if isinstance(tagged, str) and tagged != item.nodeid:
+            item._id = NodeId.parse(tagged)

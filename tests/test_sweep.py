@@ -1,6 +1,8 @@
 """Sweeps: spec validation, design sizes, seeds independent of batching, the store, resume, failures."""
 
 import json
+import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -142,21 +144,43 @@ def test_results_do_not_depend_on_workers_or_batching(tiny, tmp_path):
     pd.testing.assert_frame_equal(alone, a.iloc[[5]].reset_index(drop=True))
 
 
-def test_a_running_scheduler_by_address(tiny, tmp_path):
-    import logging
+def test_batches_are_sized_from_the_first_runs_cost_and_the_bar_shows_rate_and_time_left(
+        tiny, tmp_path, monkeypatch, capsys):
+    asked = []
 
-    from distributed import LocalCluster
+    def size_for(run_seconds, n_runs, threads):
+        asked.append((run_seconds, n_runs, threads))
+        return 3
 
-    spec = spec_of(tiny, replicates=1)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster:
-        counts = sw.run_sweep(spec, tmp_path / "s", scheduler=cluster.scheduler_address, progress=False)
-        assert counts["ok"] == 6
-        assert len(cluster.scheduler.workers) == 1  # the sweep leaves the cluster it was given running
-    bases = sw.base_scenarios(spec)
-    direct, _ = sw.run_batch(bases, sw.expand(spec), 6, 3, keep_steps=False,
-                             measures=sw.measure_columns(bases))
-    pd.testing.assert_frame_equal(read_summary(tmp_path / "s"), direct)
+    monkeypatch.setattr(sw, "auto_batch_size", size_for)
+    store = tmp_path / "store"
+    sw.run_sweep(spec_of(tiny, batch_size=None), store, workers=2, progress=True)
+    [(run_seconds, n_runs, threads)] = asked  # sized once, from the first timed run
+    assert threads == 2 and n_runs == 12 - 2 and 0 < run_seconds < 30
+    parts = {p.name: sorted(pd.read_parquet(p)["run"]) for p in (store / "summary").glob("part-*.parquet")}
+    assert sorted(parts.values()) == [[0], [1], [2, 3, 4], [5, 6, 7], [8, 9, 10], [11]]
+    # each state of the bar: runs done of all, [elapsed<time left, rate]
+    states = re.findall(r"sweep: +\d+%\|[^|]*\| (\d+)/12 \[\d\d:\d\d<(\d\d:\d\d|\?), +([\d.]+|\?)run/s\]",
+                        capsys.readouterr().err)
+    assert len(states) >= 2 and states[-1][0] == "12" and states[-1][1] == "00:00"
+    assert any(float(rate) > 0 for _, left, rate in states[1:] if left != "?" and rate != "?")
+
+
+@pytest.mark.parametrize(("run_seconds", "n_runs", "threads", "size"), [
+    (0.005, 1000, 2, 125),   # tiny runs: as large as load balance allows (4 tasks per thread)
+    (0.005, 100_000, 2, 200),  # ... and no more than a second of work per task
+    (0.25, 200, 2, 4),       # the default run: about a second a task
+    (30.0, 100, 2, 1),       # long runs go one by one
+    (0.001, 10, 4, 1),       # few runs: one each
+    (math.inf, 50, 2, 1),    # a run whose workers died: treated as expensive
+])
+def test_auto_batch_size(run_seconds, n_runs, threads, size):
+    assert sw.auto_batch_size(run_seconds, n_runs, threads) == size
+
+
+def test_batch_size_is_not_part_of_the_spec_hash(tiny):
+    assert spec_of(tiny, batch_size=5).digest() == spec_of(tiny, batch_size=None).digest()
+    assert spec_of(tiny, seed=4).digest() != spec_of(tiny).digest()
 
 
 def test_resume_completes_a_partial_store_and_refuses_other_specs(tiny, tmp_path):
@@ -168,8 +192,14 @@ def test_resume_completes_a_partial_store_and_refuses_other_specs(tiny, tmp_path
     parts = sorted((store / "summary").glob("part-*.parquet"))
     assert len(parts) > 1
     parts[1].unlink()  # as if the sweep stopped after writing that batch's per-month part
+    # ... and while writing others (atomic_write's temporary files)
+    leftovers = [store / "summary" / ".part-00000010.parquet-x1.tmp",
+                 store / "steps" / ".part-00000010.parquet-x2.tmp", store / ".manifest.json-x3.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half a file")
     counts = sw.run_sweep(spec, store, workers=2, resume=True, progress=False)
     assert counts["skipped"] == 12 - counts["ok"] and 0 < counts["ok"] < 12
+    assert not any(path.exists() for path in leftovers)
     pd.testing.assert_frame_equal(read_summary(store), full)
     steps = pd.read_parquet(store / "steps").sort_values(["run", "month"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(steps, full_steps)
@@ -259,3 +289,18 @@ def test_cli_sweep_runs_and_resumes(tiny, tmp_path):
     both = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "x"), "--workers", "2",
                                     "--scheduler", "tcp://127.0.0.1:1"])
     assert both.exit_code == 2 and "not both" in both.output and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "nonsense://x"])
+def test_cli_unreachable_scheduler_is_one_line_exit_2_nothing_written(tiny, tmp_path, address):
+    import dask
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[sweep]\nbase = ["{tiny}"]\n[parameters.shared_purpose]\nlevels = [0.0, 1.0]\n')
+    out = tmp_path / "store"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # port 1: nobody listens
+        result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"commsim: error: --scheduler {address}: ")
+    assert not out.exists()

@@ -11,6 +11,7 @@ A sweep specification::
     steps = 60
     seed = 0
     keep_steps = false                 # keep the per-month tables, or only per-run summaries
+    # batch_size = 16                  # optional: runs per Dask task (default: from a run's cost)
 
     [parameters.uncertainty]
     levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max
@@ -19,6 +20,10 @@ The store is a folder: ``manifest.json`` (the spec, its hash, package versions, 
 runs), ``summary/part-<first run>.parquet`` (one row per run) and, with ``keep_steps``,
 ``steps/part-<first run>.parquet`` (the per-month tables with a ``run`` column). Run ``i``'s seed is
 ``SeedSequence(seed, spawn_key=(i,))`` so results never depend on batching or on the workers.
+
+Faults: a batch whose worker dies is run again on another worker by the Dask scheduler (up to its
+``distributed.scheduler.allowed-failures`` lost workers, 3 by default); a batch that still cannot
+finish is split into single runs, and a run that keeps killing its workers is recorded as failed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import itertools
 import json
 import math
 import os
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +84,7 @@ class SweepSettings(_Strict):
     steps: int = Field(default=60, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
     keep_steps: bool = False
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
 
 
 class SweepSpec(_Strict):
@@ -105,8 +111,12 @@ class SweepSpec(_Strict):
         return self
 
     def digest(self) -> str:
-        """SHA-256 over a canonical JSON of the spec."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 over a canonical JSON of the spec, without ``batch_size``.
+
+        Batching does not change any result, so a store may be resumed with another batch size.
+        """
+        data = self.model_dump(mode="json", exclude={"sweep": {"batch_size"}})
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -269,8 +279,7 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
 
     rows, tables = [], []
     for item in items:
-        row: dict[str, Any] = {"run": item.run, "point": item.point, "replicate": item.replicate,
-                               "regime": item.regime, **item.values, "status": "ok", "error": ""}
+        row = _row(item, "ok", "")
         try:
             scenario = bases[item.regime].with_overrides(item.values)
             results = runs.run(scenario, steps, run_seed(seed, item.run))
@@ -280,12 +289,54 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
         except Exception as err:  # noqa: BLE001 - a failed run is data, the sweep goes on
             row.update(status="failed", error=f"{type(err).__name__}: {err}")
         rows.append(row)
-    summary = pd.DataFrame(rows)
+    steps_df = pd.concat(tables, ignore_index=True) if tables else None
+    return _with_measures(pd.DataFrame(rows), measures), steps_df
+
+
+def _row(item: RunItem, status: str, error: str) -> dict[str, Any]:
+    return {"run": item.run, "point": item.point, "replicate": item.replicate, "regime": item.regime,
+            **item.values, "status": status, "error": error}
+
+
+def _with_measures(summary: pd.DataFrame, measures: list[str] | None) -> pd.DataFrame:
     for name in measures or []:
         if name not in summary:
             summary[name] = np.nan
-    steps_df = pd.concat(tables, ignore_index=True) if tables else None
-    return summary, steps_df
+    return summary
+
+
+def timed_batch(*args: Any) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
+    """``run_batch(*args)`` and the seconds it took on the worker.
+
+    The model's modules are imported before the clock starts: a fresh worker's imports are not
+    the cost of its runs.
+    """
+    import sim.experiments.runs  # noqa: F401
+
+    start = time.perf_counter()
+    summary, steps = run_batch(*args)
+    return summary, steps, time.perf_counter() - start
+
+
+def failed_batch(items: list[RunItem], error: str, measures: list[str]) -> pd.DataFrame:
+    """Summary rows recording ``items`` as failed with ``error`` (runs that never returned)."""
+    return _with_measures(pd.DataFrame([_row(item, "failed", error) for item in items]), measures)
+
+
+TASK_SECONDS = 1.0
+"""Work per Dask task that batching aims at: scheduling a task, moving its result and writing its
+part cost milliseconds, so about 1% of a second."""
+TASKS_PER_THREAD = 4
+"""Fewest tasks per worker thread that batching keeps, so that threads finish together."""
+
+
+def auto_batch_size(run_seconds: float, n_runs: int, threads: int) -> int:
+    """Runs per task for runs of ``run_seconds`` each: about TASK_SECONDS of work per task, but at
+    least TASKS_PER_THREAD tasks per thread, and at least one run.
+    """
+    by_cost = int(TASK_SECONDS / run_seconds) if run_seconds > 0 else n_runs
+    by_balance = math.ceil(n_runs / (max(1, threads) * TASKS_PER_THREAD))
+    return max(1, min(by_cost, by_balance))
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -326,11 +377,14 @@ def prepare_store(spec: SweepSpec, store: Path, n_runs: int, resume: bool) -> se
             raise ScenarioError(f"{store}: made by another spec (hash {str(old.get('hash'))[:12]}, "
                                 f"this spec {spec.digest()[:12]}); refusing to resume")
         done = done_runs(store)
-        # per-month parts whose summary part never landed are incomplete batches: drop them
+        # per-month parts whose summary part never landed are incomplete batches, and temporary
+        # files are writes (atomic_write's) that a killed sweep left unfinished: drop them
         summaries = {p.name for p in (store / "summary").glob("part-*.parquet")}
         for part in (store / "steps").glob("part-*.parquet"):
             if part.name not in summaries:
                 part.unlink()
+        for tmp in [*store.glob(".manifest.json-*.tmp"), *store.glob("*/.part-*.parquet-*.tmp")]:
+            tmp.unlink()
         return done
     write_atomic_json({"spec": spec.model_dump(mode="json"), "hash": spec.digest(),
                        "versions": versions(), "n_runs": n_runs}, manifest)
@@ -353,46 +407,96 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
               resume: bool = False, progress: bool = True) -> dict[str, int]:
     """Run a sweep on Dask distributed, writing each batch to the store as it arrives.
 
+    Without ``spec.sweep.batch_size``, one run per worker thread goes first, timed on its worker,
+    and the other runs follow in batches of ``auto_batch_size`` for that cost. Every task carries
+    the base scenarios (a few kB) rather than sharing scattered data, which the scheduler could not
+    rebuild once every worker holding it had died.
+
     Returns counts: ``runs`` (in the design), ``skipped`` (already done), ``ok`` and ``failed``.
     """
-    import logging
+    from contextlib import ExitStack
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, KilledWorker, as_completed
     from tqdm.auto import tqdm
 
     store = Path(store)
     items = expand(spec)
     bases = base_scenarios(spec)
-    done = prepare_store(spec, store, len(items), resume)
-    todo = [item for item in items if item.run not in done]
-    counts = {"runs": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
-    if not todo:
-        return counts
-    size = max(1, min(spec.sweep.batch_size, math.ceil(len(todo) / max(1, workers or os.cpu_count() or 1))))
-    batches = batches_of(todo, size)
-    measures = measure_columns(bases)
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        [bases_future] = client.scatter([bases], broadcast=True)  # one object, not one per key
-        futures = [client.submit(run_batch, bases_future, batch, spec.sweep.steps, spec.sweep.seed,
-                                 spec.sweep.keep_steps, measures, pure=False) for batch in batches]
-        with tqdm(total=len(todo), unit="run", desc="sweep", disable=not progress) as bar:
-            for future in as_completed(futures):
-                summary, steps = future.result()
+    counts = {"runs": len(items), "skipped": 0, "ok": 0, "failed": 0}
+    with ExitStack() as stack:
+        # a scheduler that cannot be reached is bad input: found before the store is touched
+        client = stack.enter_context(connect(scheduler)) if scheduler else None
+        done = prepare_store(spec, store, len(items), resume)
+        todo = [item for item in items if item.run not in done]
+        counts["skipped"] = len(items) - len(todo)
+        if not todo:
+            return counts
+        measures = measure_columns(bases)
+        settings = spec.sweep
+        if client is None:
+            client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
+        client.wait_for_workers(1)
+        threads = sum(client.nthreads().values())
+        batch_of: dict[Any, list[RunItem]] = {}
+
+        def submit(batch: list[RunItem]) -> Any:
+            future = client.submit(timed_batch, bases, batch, settings.steps, settings.seed,
+                                   settings.keep_steps, measures, pure=False)
+            batch_of[future] = batch
+            return future
+
+        if settings.batch_size:
+            first, rest = batches_of(todo, settings.batch_size), []
+        else:
+            first, rest = batches_of(todo[:threads], 1), todo[threads:]
+        queue = as_completed([submit(batch) for batch in first])
+        with tqdm(total=len(items), initial=counts["skipped"], unit="run", desc="sweep",
+                  disable=not progress) as bar:
+            for future in queue:
+                batch = batch_of.pop(future)
+                try:
+                    summary, steps, seconds = future.result()
+                except KilledWorker as err:
+                    if len(batch) > 1:  # run its runs one by one, so only a run that kills is lost
+                        queue.update(submit([item]) for item in batch)
+                        continue
+                    error = (f"KilledWorker: its worker died {err.allowed_failures + 1} time(s), "
+                             f"the last {err.last_worker.address}")
+                    summary, steps, seconds = failed_batch(batch, error, measures), None, math.inf
+                finally:
+                    future.release()
+                if rest:  # the first batch back sets the size of the others
+                    size = auto_batch_size(seconds / len(batch), len(rest), threads)
+                    queue.update(submit(b) for b in batches_of(rest, size))
+                    rest = []
                 write_batch(store, summary, steps)
                 failed = int((summary["status"] == "failed").sum())
                 counts["failed"] += failed
                 counts["ok"] += len(summary) - failed
                 bar.update(len(summary))
-                future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return counts
+
+
+def local_cluster(workers: int | None = None) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded processes (default: one per CPU)."""
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their workers, which turns off glibc's dynamic
+    # mmap threshold: a run's many short-lived arrays of 128 kB and more are then mapped and
+    # unmapped every time, and runs took a median 15% longer (docs/performance.md, Sweeps)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                            dashboard_address=":0", silence_logs=logging.ERROR)
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``; ScenarioError if it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, ValueError) as err:  # a timeout, a refused connection, an unknown scheme
+        raise ScenarioError(f"--scheduler {address}: {err}") from None
