@@ -20,17 +20,30 @@ def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, 
     return mean, mean - half, mean + half
 
 
-def per_replicate(runs: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
-    """For each regime and replicate: each measure's final value and its average over the run.
+def final_and_average(runs: pd.DataFrame, measures: list[str], by: list[str]) -> tuple[pd.DataFrame,
+                                                                                      pd.DataFrame]:
+    """For each run (a group of ``by``): each measure in the last month and averaged over the run.
 
     The average leaves out month 0 (the starting state, the same for every regime).
+
+    Args:
+        runs: per-month tables with a ``month`` column, stacked.
+        measures: the columns to summarise.
+        by: the columns that tell one run from another.
+
+    Returns:
+        The final values and the averages, each indexed by ``by`` with a column per measure.
     """
     later = runs[runs["month"] > 0]
-    final = later.loc[later.groupby(["regime", "replicate"], sort=False)["month"].idxmax()]
-    final = final.set_index(["regime", "replicate"])[measures].assign(statistic="final")
-    average = later.groupby(["regime", "replicate"], sort=False)[measures].mean().assign(
-        statistic="average")
-    return pd.concat([final, average]).reset_index()
+    groups = later.groupby(by, sort=False)
+    final = later.loc[groups["month"].idxmax()].set_index(by)[measures]
+    return final, groups[measures].mean()
+
+
+def per_replicate(runs: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """For each regime and replicate: each measure's final value and its average over the run."""
+    final, average = final_and_average(runs, measures, ["regime", "replicate"])
+    return pd.concat([final.assign(statistic="final"), average.assign(statistic="average")]).reset_index()
 
 
 def levels(table: pd.DataFrame, measures: list[str]) -> pd.DataFrame:

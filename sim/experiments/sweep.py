@@ -38,6 +38,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.experiments.output import atomic_write, versions
+from sim.experiments.statistics import final_and_average
 from sim.scenario import Scenario, ScenarioError, field_paths, load, resolve_field
 
 Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
@@ -228,17 +229,14 @@ def run_seed(base_seed: int, run_index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(base_seed, spawn_key=(run_index,))
 
 
-def summarise(results: pd.DataFrame, steps: int) -> dict[str, float]:
-    """Each numeric measure's final value and its mean over months 1..steps."""
-    numeric = results.select_dtypes("number").drop(columns=["month", "step"], errors="ignore")
-    if "month" in results:
-        window = numeric[(results["month"] >= 1) & (results["month"] <= steps)]
-    else:
-        window = numeric.tail(steps)
+def summarise(results: pd.DataFrame) -> dict[str, float]:
+    """One run's numeric measures: ``final_<measure>`` and ``mean_<measure>`` over months 1..steps."""
+    measures = [c for c in results.select_dtypes("number").columns if c != "month"]
+    final, average = final_and_average(results.assign(run=0), measures, ["run"])
     out: dict[str, float] = {}
-    for col in numeric.columns:
-        out[f"final_{col}"] = float(numeric[col].iloc[-1])
-        out[f"mean_{col}"] = float(window[col].mean())
+    for col in measures:
+        out[f"final_{col}"] = float(final[col].iloc[0])
+        out[f"mean_{col}"] = float(average[col].iloc[0])
     return out
 
 
@@ -253,7 +251,7 @@ def measure_columns(bases: dict[str, Scenario]) -> list[str]:
     names: dict[str, None] = {}
     for scenario in bases.values():
         try:
-            names.update(dict.fromkeys(summarise(runs.run(scenario, 1, 0), 1)))
+            names.update(dict.fromkeys(summarise(runs.run(scenario, 1, 0))))
         except Exception:  # noqa: BLE001 - then the parts carry what their runs produced
             continue
     return list(names)
@@ -274,7 +272,7 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
         try:
             scenario = bases[item.regime].with_overrides(item.values)
             results = runs.run(scenario, steps, run_seed(seed, item.run))
-            row.update(summarise(results, steps))
+            row.update(summarise(results))
             if keep_steps:
                 tables.append(results.assign(run=item.run))
         except Exception as err:  # noqa: BLE001 - a failed run is data, the sweep goes on
