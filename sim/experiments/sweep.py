@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.experiments.output import atomic_write, versions
 from sim.experiments.statistics import final_and_average
-from sim.scenario import Scenario, ScenarioError, field_paths, load, resolve_field
+from sim.scenario import Scenario, ScenarioError, describe, field_paths, load, resolve_field
 
 Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
 
@@ -122,23 +122,12 @@ class RunItem:
     values: dict[str, Any]
 
 
-def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        return f"unknown field '{loc}'"
-    if "input" in first and loc and not isinstance(first["input"], dict):
-        return f"{loc} = {first['input']!r}: {msg}"
-    return f"{loc}: {msg}" if loc else msg
-
-
 def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
     """A validated spec from parsed TOML; raises ScenarioError (one line naming the field)."""
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(f"{source}: {_describe(err)}") from None
+        raise ScenarioError(f"{source}: {describe(err, hint='')}") from None
     try:
         bases = base_scenarios(spec)
     except ScenarioError as err:
