@@ -52,7 +52,7 @@ def read_summary(store):
     (lambda d: d["parameters"].update(uncertainty={"min": 0.1}), "both min and max"),
     (lambda d: d["parameters"].update(uncertainty={"min": 0.5, "max": 0.1}), "must be below max"),
     (lambda d: d["parameters"]["uncertainty"].update(step=1), "parameters.uncertainty.step"),
-    (lambda d: d["sweep"].update(design="sobol"), "sobol needs min and max"),
+    (lambda d: d["parameters"].update(uncertainty={"min": 0.1, "max": 0.9}), "full_factorial needs levels"),
     (lambda d: d["sweep"].update(base=["no_such_preset"]), "no_such_preset: no such file or preset"),
 ])
 def test_bad_specs_fail_with_one_line_naming_the_field(tiny, change, message):
@@ -103,6 +103,25 @@ def test_sampled_design_sizes(tiny, design, samples, expected):
     assert values["uncertainty"].between(0.1, 0.9).all() and values["control"].between(0.2, 0.9).all()
     assert all(isinstance(v, int) for v in values["forum_interval"])  # integer fields stay integers
     assert sw.design_points(spec) == sw.design_points(sw.parse_spec(data))  # the spec seed fixes it
+
+
+@pytest.mark.parametrize("design", ["latin_hypercube", "sobol", "morris"])
+def test_levels_in_a_sampled_design_are_a_discrete_factor(tiny, design):
+    data = spec_data(tiny, design=design, samples=16)
+    data["parameters"] = {"uncertainty": {"min": 0.1, "max": 0.9},
+                          "measure": {"levels": ["threshold", "composite"]},
+                          "context_led": {"levels": [False, True]}}
+    spec = sw.parse_spec(data)
+    problem = sw.salib_problem(spec)
+    assert problem["names"] == ["uncertainty", "measure", "context_led"]
+    assert problem["bounds"] == [[0.1, 0.9], [0.0, 1.0], [0.0, 1.0]]
+    sample, points = sw.design_sample(spec), sw.design_points(spec)
+    assert len(sample) == len(points)
+    for row, point in zip(sample, points, strict=True):
+        assert point["uncertainty"] == row[0]
+        assert point["measure"] == ("threshold" if row[1] < 0.5 else "composite")
+        assert point["context_led"] is bool(row[2] >= 0.5)
+    assert {p["measure"] for p in points} == {"threshold", "composite"}
 
 
 def test_run_seeds_equal_spawned_seeds():

@@ -13,7 +13,10 @@ A sweep specification::
     keep_steps = false                 # keep the per-month tables, or only per-run summaries
 
     [parameters.uncertainty]
-    levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max
+    levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max, or levels
+
+In a sampled design a parameter given by ``levels`` is a discrete factor, each level equally likely
+(how a switch such as ``context_led`` or a choice such as ``measure`` enters a Sobol study).
 
 The store is a folder: ``manifest.json`` (the spec, its hash, package versions, the number of
 runs), ``summary/part-<first run>.parquet`` (one row per run) and, with ``keep_steps``,
@@ -49,7 +52,7 @@ class _Strict(BaseModel):
 
 
 class Parameter(_Strict):
-    """One swept field: ``levels`` (full factorial) or a ``min``/``max`` range (sampled designs)."""
+    """One swept field: ``levels`` (any design) or a ``min``/``max`` range (sampled designs)."""
 
     levels: list[Any] | None = Field(default=None, min_length=1)
     min: float | None = None
@@ -96,13 +99,11 @@ class SweepSpec(_Strict):
         for name, par in self.parameters.items():
             if factorial and par.levels is None:
                 raise ValueError(f"parameters.{name}: full_factorial needs levels = [...]")
-            if not factorial and par.levels is not None:
-                raise ValueError(f"parameters.{name}: {self.sweep.design} needs min and max, not levels")
         if not factorial:
             if self.sweep.samples is None:
                 raise ValueError(f"sweep.samples: {self.sweep.design} needs samples")
             if not self.parameters:
-                raise ValueError(f"{self.sweep.design} needs at least one [parameters.<field>] range")
+                raise ValueError(f"{self.sweep.design} needs at least one [parameters.<field>] table")
         return self
 
     def digest(self) -> str:
@@ -177,31 +178,62 @@ def _cast(name: str, value: Any) -> Any:
     return float(value)
 
 
+MORRIS_LEVELS = 4  # the grid of a Morris design; its analysis must assume the same
+SOBOL_SECOND_ORDER = True  # Saltelli's sample with second-order terms: N (2D + 2) points
+
+
+def salib_problem(spec: SweepSpec) -> dict[str, Any]:
+    """The SALib problem of a sampled design: one variable per parameter, in the spec's order.
+
+    A parameter given by ``levels`` spans [0, 1], cut into one equal bin per level.
+    """
+    bounds = [[0.0, 1.0] if p.levels is not None else [p.min, p.max] for p in spec.parameters.values()]
+    return {"num_vars": len(spec.parameters), "names": list(spec.parameters), "bounds": bounds}
+
+
+def design_sample(spec: SweepSpec) -> np.ndarray:
+    """A sampled design's points in the space of ``salib_problem``, one row per design point, in order.
+
+    The sweep runs these rows (through ``design_points``) and ``commsim sensitivity`` analyses its
+    results against the same rows.
+    """
+    problem = salib_problem(spec)
+    seed, n = spec.sweep.seed, spec.sweep.samples
+    if spec.sweep.design == "latin_hypercube":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=problem["num_vars"], seed=seed).random(n)
+        low, high = np.array(problem["bounds"]).T
+        return qmc.scale(unit, low, high)
+    if spec.sweep.design == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, n, calc_second_order=SOBOL_SECOND_ORDER, seed=seed)
+    if spec.sweep.design == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
+    raise ValueError(f"{spec.sweep.design} is not a sampled design")
+
+
+def _value(name: str, par: Parameter, x: float) -> Any:
+    """The field value at coordinate ``x`` of a sampled design point."""
+    if par.levels is not None:
+        return par.levels[min(int(x * len(par.levels)), len(par.levels) - 1)]
+    return _cast(name, x)
+
+
 def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """The parameter values of every design point (before regimes and replicates)."""
     names = list(spec.parameters)
     pars = [spec.parameters[n] for n in names]
-    design, seed, n = spec.sweep.design, spec.sweep.seed, spec.sweep.samples
     if not names:
         return [{}]
-    if design == "full_factorial":
+    if spec.sweep.design == "full_factorial":
         combos = itertools.product(*(p.levels for p in pars))
         return [dict(zip(names, combo, strict=True)) for combo in combos]
-    problem = {"num_vars": len(names), "names": names, "bounds": [[p.min, p.max] for p in pars]}
-    if design == "latin_hypercube":
-        from scipy.stats import qmc
-
-        unit = qmc.LatinHypercube(d=len(names), seed=seed).random(n)
-        rows = qmc.scale(unit, [p.min for p in pars], [p.max for p in pars])
-    elif design == "sobol":
-        from SALib.sample import sobol
-
-        rows = sobol.sample(problem, n, calc_second_order=True, seed=seed)
-    else:
-        from SALib.sample import morris
-
-        rows = morris.sample(problem, n, seed=seed)
-    return [{name: _cast(name, v) for name, v in zip(names, row, strict=True)} for row in rows]
+    return [{name: _value(name, par, x) for name, par, x in zip(names, pars, row, strict=True)}
+            for row in design_sample(spec)]
 
 
 def expand(spec: SweepSpec) -> list[RunItem]:
