@@ -1,6 +1,8 @@
-"""Summaries over replicates: means with 95% confidence intervals, levels and paired differences."""
+"""Summaries over replicates: means with 95% confidence intervals, levels, paired and unpaired differences."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -71,3 +73,20 @@ def paired_differences(table: pd.DataFrame, measures: list[str], baseline: str) 
             rows.append(dict(regime=regime, baseline=baseline, measure=measure, statistic=statistic,
                              difference=mean, ci_low=low, ci_high=high, n=len(diff)))
     return pd.DataFrame(rows)
+
+
+def welch_difference(values: np.ndarray, baseline: np.ndarray,
+                     confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Difference of two independent samples' means and its Welch confidence interval.
+
+    For groups that share no random numbers (unpaired): unequal variances, Welch-Satterthwaite
+    degrees of freedom. NaN bounds when either group has fewer than two values.
+    """
+    values, baseline = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    difference = float(values.mean() - baseline.mean())
+    if len(values) < 2 or len(baseline) < 2:
+        return difference, float("nan"), float("nan")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical values: a zero-width interval
+        interval = stats.ttest_ind(values, baseline, equal_var=False).confidence_interval(confidence)
+    return difference, float(interval.low), float(interval.high)

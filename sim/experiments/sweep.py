@@ -325,6 +325,46 @@ def done_runs(store: Path) -> set[int]:
     return found
 
 
+def read_store(store: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
+    """A store's spec (from its manifest) and its summary rows, one per run, in run order.
+
+    Raises:
+        ScenarioError: the folder is not a sweep store, or holds no runs yet.
+    """
+    store = Path(store)
+    manifest = store / "manifest.json"
+    if not manifest.is_file():
+        raise ScenarioError(f"{store}: not a sweep store (no manifest.json); make one with commsim sweep")
+    try:
+        spec = SweepSpec.model_validate(json.loads(manifest.read_text())["spec"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValidationError) as err:
+        raise ScenarioError(f"{manifest}: unreadable: {type(err).__name__}") from None
+    if not any((store / "summary").glob("part-*.parquet")):
+        raise ScenarioError(f"{store}: no runs in the store yet (summary/ has no parts)")
+    summary = pd.read_parquet(store / "summary").sort_values("run").reset_index(drop=True)
+    return spec, summary
+
+
+# What an analysis reports unless told otherwise: outcomes, learning, gaming and value for money.
+DEFAULT_MEASURES = ["mean_mean_wellbeing", "final_commissioner_knowledge", "mean_gaming_rate",
+                    "final_wellbeing_per_1000"]
+
+
+def choose_measures(requested: list[str] | None, available: list[str]) -> list[str]:
+    """The summary columns to analyse: the ones requested (each checked), else the defaults.
+
+    Raises:
+        ScenarioError: a requested name is not a summary column; the message lists the measures.
+    """
+    for name in requested or []:
+        if name not in available:
+            bare = [c.removeprefix("final_") for c in available if c.startswith("final_")]
+            raise ScenarioError(f"--measure {name!r}: not a summary column; allowed: final_<measure> "
+                                f"(last month) or mean_<measure> (months 1..steps), with <measure> one "
+                                f"of {', '.join(bare)}")
+    return list(dict.fromkeys(requested)) if requested else [m for m in DEFAULT_MEASURES if m in available]
+
+
 def prepare_store(spec: SweepSpec, store: Path, n_runs: int, resume: bool) -> set[int]:
     """Check the store against the spec, write the manifest; return the runs already done."""
     store = Path(store)
