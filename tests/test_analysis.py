@@ -257,3 +257,28 @@ def test_analyse_bad_input(grid_store, sobol_out, tmp_path):
                    "--measure 'final_nonsense'", "commissioner_knowledge")
     one_line_error(invoke("analyse", sobol_out[0] / "store", "--out", out), "sobol", "commsim sensitivity")
     assert not out.exists() and not (empty / "analysis").exists()
+
+
+def test_analyse_leaves_out_failed_runs(grid_store):
+    from sim.experiments.analysis import analyse
+
+    spec, summary = sw.read_store(grid_store)
+    summary.loc[summary["run"] == 0, ["status", "error"]] = ["failed", "RuntimeError: boom"]
+    summary.loc[summary["run"] == 0, "mean_mean_wellbeing"] = np.nan
+    found = analyse(spec, summary, ["mean_mean_wellbeing"])
+    assert found.failed == 1
+    first = found.cells.iloc[0]  # runs 0, 1 and 2 are the first cell's replicates
+    assert first["n"] == 2
+    assert first["mean"] == pytest.approx(summary.loc[[1, 2], "mean_mean_wellbeing"].mean())
+
+
+def test_the_levers_study_varies_one_field_per_lever():
+    import re
+
+    from sim.scenario import field_paths, resolve_field
+
+    spec = sw.load_spec("scenarios/sweeps/levers_sensitivity.toml")
+    described = [field_paths()[resolve_field(name)].description for name in spec.parameters]
+    levers = sorted(int(re.match(r"Lever (\d)", text).group(1)) for text in described)
+    assert levers == [1, 2, 3, 4, 5, 6, 7] and spec.sweep.design == "sobol"
+    assert len(sw.expand(spec)) <= 5000 and spec.sweep.steps <= 60
