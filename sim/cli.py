@@ -1,4 +1,7 @@
-"""The command line: ``commsim run | compare | sweep | scenarios | fields`` (also ``python -m sim``)."""
+"""The command line (also ``python -m sim``).
+
+``commsim run | compare | validate | sweep | sensitivity | analyse | scenarios | fields``
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,9 @@ SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: FIELD=VALUE, e.g. --set context.uncertainty=0.8 (repeatable).")]
 Steps = Annotated[int, typer.Option(min=1, max=100_000, help="Months to simulate.")]
 Seed = Annotated[int, typer.Option(min=0, help="Base seed (one seed, one result).")]
+Workers = Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: one per CPU).")]
+Scheduler = Annotated[str | None, typer.Option(help="A running Dask scheduler, e.g. tcp://host:8786 "
+                                                    "(instead of local workers).")]
 
 
 def user_errors(command):
@@ -220,21 +226,127 @@ def sweep(
     spec: Annotated[Path, typer.Argument(help="A sweep specification (TOML), e.g. "
                                               "scenarios/sweeps/ebrahim_grid.toml.")],
     out: Annotated[Path, typer.Option(help="Folder of the results store.")],
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes "
-                                                "(default: one per CPU).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="A running Dask scheduler, "
-                                                  "e.g. tcp://host:8786.")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     resume: Annotated[bool, typer.Option(help="Continue a store made by the same spec.")] = False,
 ) -> None:
     """Run a parameter sweep on Dask; write a Parquet store of per-run summaries."""
     from sim.experiments.sweep import load_spec, run_sweep
 
+    one_cluster(workers, scheduler)
+    parsed = load_spec(spec)
+    show_counts(run_sweep(parsed, out, workers=workers, scheduler=scheduler, resume=resume), out)
+
+
+def one_cluster(workers: int | None, scheduler: str | None) -> None:
     if workers is not None and scheduler:
         raise ScenarioError("give --workers or --scheduler, not both")
-    parsed = load_spec(spec)
-    counts = run_sweep(parsed, out, workers=workers, scheduler=scheduler, resume=resume)
+
+
+def show_counts(counts: dict[str, int], store: Path) -> None:
     console.print(f"{counts['runs']} runs: {counts['skipped']} already done, {counts['ok']} ok, "
-                  f"{counts['failed']} failed; store {out}", highlight=False)
+                  f"{counts['failed']} failed; store {store}", highlight=False)
+
+
+Measures = Annotated[list[str] | None, typer.Option(
+    "--measure", help="A summary column to analyse, e.g. mean_mean_wellbeing or "
+                      "final_commissioner_knowledge (repeatable; default: wellbeing, commissioner "
+                      "knowledge, gaming and wellbeing per GBP 1,000).")]
+
+
+@app.command()
+@user_errors
+def sensitivity(
+    spec: Annotated[Path, typer.Argument(help="A sweep specification with design sobol or morris, e.g. "
+                                              "scenarios/sweeps/levers_sensitivity.toml.")],
+    out: Annotated[Path, typer.Option(help="Folder for the store (OUT/store) and the indices.")],
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    measure: Measures = None,
+) -> None:
+    """Sobol or Morris sensitivity: run the sweep (or continue it) into OUT/store, then SALib's indices."""
+    from sim.experiments import sensitivity as sa
+    from sim.experiments.output import staged
+    from sim.experiments.sweep import (
+        base_scenarios,
+        choose_measures,
+        load_spec,
+        measure_columns,
+        read_store,
+        run_sweep,
+    )
+    from sim.plots import plot_sensitivity
+
+    one_cluster(workers, scheduler)
+    parsed = load_spec(spec)
+    sa.check_design(parsed, spec)
+    measures = choose_measures(measure, measure_columns(base_scenarios(parsed)))
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"{out}: exists and is not a folder")
+    store = out / "store"
+    counts = run_sweep(parsed, store, workers=workers, scheduler=scheduler,
+                       resume=store.is_dir() and any(store.iterdir()))
+    show_counts(counts, store)
+    _, summary = read_store(store)
+    table = sa.indices(parsed, summary, measures)
+    with staged(out) as stage:
+        table.to_csv(stage / "indices.csv", index=False)
+        (stage / "indices.md").write_text(sa.markdown(table, parsed, counts["runs"]))
+        plot_sensitivity(table, parsed.sweep.design, stage / "sensitivity.png")
+    head = [c for c in table.columns if not c.endswith("_conf")]
+    shown = Table(*head, title=f"{parsed.sweep.design} indices; +- half-width of SALib's 95% "
+                               "bootstrap interval (replicates averaged per design point)")
+    for _, row in table.iterrows():
+        shown.add_row(*(sa.cell(row, c) for c in head))
+    console.print(shown)
+    console.print(f"wrote {out}/indices.csv, indices.md, sensitivity.png")
+
+
+@app.command()
+@user_errors
+def analyse(
+    store: Annotated[Path, typer.Argument(help="A sweep store (the --out of commsim sweep).")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the figures and tables "
+                                             "(default: STORE/analysis).")] = None,
+    measure: Measures = None,
+) -> None:
+    """The standard figures of a full-factorial store: heatmaps over two parameters, lines over one."""
+    from sim.experiments.analysis import analyse as analyse_grid
+    from sim.experiments.output import staged
+    from sim.experiments.sweep import choose_measures, read_store
+    from sim.plots import plot_grid_differences, plot_grid_means, plot_lines
+
+    spec, summary = read_store(store)
+    measures = choose_measures(measure, [c for c in summary.columns if c.startswith(("final_", "mean_"))])
+    found = analyse_grid(spec, summary, measures)
+    out = out or store / "analysis"
+    with staged(out) as stage:
+        found.cells.to_csv(stage / "cells.csv", index=False)
+        written = ["cells.csv"]
+        if found.differences is not None:
+            found.differences.to_csv(stage / "differences.csv", index=False)
+            written.append("differences.csv")
+        if len(found.factors) == 2:
+            plot_grid_means(found.cells, found.factors, stage / "means.png")
+            written.append("means.png")
+            if found.differences is not None:
+                plot_grid_differences(found.differences, found.factors, stage / "differences.png")
+                written.append("differences.png")
+        else:
+            plot_lines(found.cells, found.factors[0], stage / "lines.png")
+            written.append("lines.png")
+    if found.failed:
+        console.print(f"left out {found.failed} failed runs", style="yellow")
+    if found.differences is not None:
+        shown = Table("regime", *found.factors, "measure", "difference [95% Welch CI]", "runs",
+                      title=f"Each regime minus {found.regimes[0]}, cell by cell "
+                            "(unpaired: every run has its own seed)")
+        for _, row in found.differences.iterrows():
+            shown.add_row(row["regime"], *(str(row[f]) for f in found.factors),
+                          row["measure"], _fmt(row["difference"], row["ci_low"], row["ci_high"]),
+                          f"{row['n']} vs {row['n_baseline']}")
+        console.print(shown)
+    console.print(f"wrote {out}/{', '.join(written)}")
 
 
 @app.command()

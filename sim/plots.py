@@ -1,4 +1,6 @@
-"""Figures: one run over time, and regimes compared with mean lines and 95% bands."""
+"""Figures: one run over time, regimes compared with mean lines and 95% bands, and sweeps (sensitivity
+indices, heatmaps over a grid, lines over one parameter).
+"""
 
 from __future__ import annotations
 
@@ -97,4 +99,151 @@ def plot_comparison(runs: pd.DataFrame, path: str | Path | None = None,
         ax.set_xlabel("month")
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"Mean and {CONFIDENCE:.0%} confidence band over {n_reps} paired replicates")
+    return _finish(fig, path)
+
+
+def summary_label(column: str) -> str:
+    """A sweep summary column's label: the measure's label and which statistic of the run."""
+    for prefix, which in (("final_", "final month"), ("mean_", "average over the run")):
+        if column.startswith(prefix):
+            measure = column.removeprefix(prefix)
+            return f"{LABELS.get(measure, measure)} ({which})"
+    return column
+
+
+def _panels(n: int, width: float, height: float, ncols: int = 3):
+    """A figure of ``n`` panels of ``width`` x ``height`` inches, ``ncols`` a row; the axes, flat."""
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def _heatmap(ax, table: pd.DataFrame, x: str, y: str, value: str, order: dict[str, list], **style):
+    """One grid of ``value`` over ``x`` (across) and ``y`` (up); returns the image and the grid."""
+    grid = table.pivot(index=y, columns=x, values=value).reindex(index=order[y], columns=order[x])
+    image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", **style)
+    ax.set_xticks(range(len(order[x])), [f"{v:g}" if isinstance(v, float) else str(v) for v in order[x]])
+    ax.set_yticks(range(len(order[y])), [f"{v:g}" if isinstance(v, float) else str(v) for v in order[y]])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return image, grid
+
+
+def _levels(table: pd.DataFrame, factors: list[str]) -> dict[str, list]:
+    return {f: list(pd.unique(table[f])) for f in factors}
+
+
+def plot_grid_means(cells: pd.DataFrame, factors: list[str], path: str | Path | None = None):
+    """Heatmaps of each measure's cell mean over two parameters: a column per measure, a row per regime.
+
+    A measure's panels share one colour scale, so regimes can be compared by eye.
+    """
+    x, y = factors
+    regimes = list(pd.unique(cells["regime"])) if "regime" in cells else [None]
+    measures = list(pd.unique(cells["measure"]))
+    fig, axes = plt.subplots(len(regimes), len(measures), figsize=(4.6 * len(measures), 3.8 * len(regimes)),
+                             squeeze=False)
+    order = _levels(cells, factors)
+    for col, measure in enumerate(measures):
+        of = cells[cells["measure"] == measure]
+        for row, regime in enumerate(regimes):
+            ax = axes[row, col]
+            table = of if regime is None else of[of["regime"] == regime]
+            image, grid = _heatmap(ax, table, x, y, "mean", order, cmap="viridis",
+                                   vmin=of["mean"].min(), vmax=of["mean"].max())
+            for (i, j), v in pd.DataFrame(grid.to_numpy()).stack().items():
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                        color="white" if image.norm(v) < 0.6 else "black")
+            fig.colorbar(image, ax=ax, shrink=0.8)
+            ax.set_title(summary_label(measure) + (f"\n{regime}" if regime else ""), fontsize=9)
+    fig.suptitle(f"Cell means over up to {int(cells['n'].max())} replicates")
+    return _finish(fig, path)
+
+
+def plot_grid_differences(differences: pd.DataFrame, factors: list[str], path: str | Path | None = None):
+    """Heatmaps of each regime's difference from the baseline per cell, with its 95% interval.
+
+    Cells whose interval excludes zero are outlined and their text is bold.
+    """
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    x, y = factors
+    panels = list(differences.groupby(["regime", "measure"], sort=False))
+    fig, axes = _panels(len(panels), 5.0, 4.2)
+    order = _levels(differences, factors)
+    for ax, ((regime, measure), table) in zip(axes, panels, strict=False):
+        reach = float(table["difference"].abs().max()) or 1.0
+        image, _ = _heatmap(ax, table, x, y, "difference", order, cmap="RdBu",
+                            norm=TwoSlopeNorm(0.0, -reach, reach))
+        for _, row in table.iterrows():
+            j, i = order[x].index(row[x]), order[y].index(row[y])
+            strong = row["ci_excludes_zero"]
+            ax.text(j, i, f"{row['difference']:+.3g}\n[{row['ci_low']:.2g}, {row['ci_high']:.2g}]",
+                    ha="center", va="center", fontsize=8, fontweight="bold" if strong else "normal",
+                    color="white" if abs(image.norm(row["difference"]) - 0.5) > 0.35 else "black")
+            if strong:
+                ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, linewidth=2))
+        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(f"{summary_label(measure)}\n{regime} - {table['baseline'].iloc[0]}", fontsize=9)
+    n, n_base = int(differences["n"].min()), int(differences["n_baseline"].min())
+    if differences["paired"].all():
+        how = (f"Mean of paired differences ({n} replicates, common random numbers), "
+               f"{CONFIDENCE:.0%} t interval")
+    else:
+        how = (f"Difference of cell means ({n} and {n_base} runs), {CONFIDENCE:.0%} Welch interval; "
+               "unpaired: every run has its own seed")
+    fig.suptitle(f"{how}\noutlined: the interval excludes 0", fontsize=10)
+    return _finish(fig, path)
+
+
+def plot_lines(cells: pd.DataFrame, factor: str, path: str | Path | None = None):
+    """Each measure's cell mean over one parameter with its 95% band, a line per regime."""
+    measures = list(pd.unique(cells["measure"]))
+    fig, axes = _panels(len(measures), 4.4, 3.4)
+    levels = list(pd.unique(cells[factor]))
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in levels)
+    groups = cells.groupby("regime", sort=False) if "regime" in cells else [("", cells)]
+    for ax, measure in zip(axes, measures, strict=False):
+        for regime, table in groups:
+            rows = table[table["measure"] == measure]
+            at = rows[factor] if numeric else [levels.index(v) for v in rows[factor]]
+            line, = ax.plot(at, rows["mean"], marker="o", label=regime or None)
+            ax.fill_between(at, rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2)
+        if not numeric:
+            ax.set_xticks(range(len(levels)), [str(v) for v in levels])
+        ax.set_xlabel(factor)
+        ax.set_title(summary_label(measure), fontsize=9)
+        ax.grid(alpha=0.3)
+    if "regime" in cells:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(f"Mean and {CONFIDENCE:.0%} confidence band over up to {int(cells['n'].max())} replicates")
+    return _finish(fig, path)
+
+
+def plot_sensitivity(table: pd.DataFrame, design: str, path: str | Path | None = None):
+    """Sensitivity indices per parameter, a panel per measure (and regime), with SALib's CIs as bars.
+
+    Sobol: S1 and ST side by side; Morris: mu* (with its interval) beside sigma.
+    """
+    first, second = ("S1", "ST") if design == "sobol" else ("mu_star", "sigma")
+    panels = list(table.groupby(["regime", "measure"] if "regime" in table else ["measure"], sort=False))
+    fig, axes = _panels(len(panels), 6.5, 1.4 + 0.5 * table["parameter"].nunique(), ncols=2)
+    for ax, (key, rows) in zip(axes, panels, strict=False):
+        y = range(len(rows))
+        for offset, column in ((-0.2, first), (0.2, second)):
+            conf = rows.get(f"{column}_conf")
+            ax.barh([i + offset for i in y], rows[column], height=0.4, label=column,
+                    xerr=None if conf is None else conf, capsize=3)
+        ax.set_yticks(list(y), rows["parameter"], fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.set_title(" / ".join([*key[:-1], summary_label(key[-1])]), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{'Sobol indices' if design == 'sobol' else 'Morris screening'}; "
+                 f"error bars: SALib's {CONFIDENCE:.0%} bootstrap intervals")
     return _finish(fig, path)

@@ -440,21 +440,28 @@ def _validate(data: dict[str, Any], source: str) -> Scenario:
         raise ScenarioError(f"{source}: {describe(err)}") from None
 
 
-def describe(err: ValidationError) -> str:
-    """The first validation error as 'field = value: problem; allowed: range'."""
+def describe(err: ValidationError, hint: str = " (see `commsim fields` for the list)") -> str:
+    """The first validation error in one line: 'field = value: problem; allowed: range'.
+
+    Serves scenario files and sweep specifications alike: a location that is not a scenario field
+    gets no allowed range, and a check over a whole table names only the table.
+
+    Args:
+        err: pydantic's error.
+        hint: what follows "unknown field 'name'", saying where the known fields are listed.
+    """
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
-    paths = field_paths()
     value = first.get("input")
     if first["type"] == "extra_forbidden":
-        return f"unknown field '{loc}' (see `commsim fields` for the list)"
+        return f"unknown field '{loc}'{hint}"
     msg = first["msg"].removeprefix("Value error, ")
-    info = paths.get(loc)
-    if "allowed:" in msg:
+    info = field_paths().get(loc)
+    if info is not None and "allowed:" not in msg:
+        return f"{loc} = {value!r}: {msg}; allowed: {allowed(info)}"
+    if loc and "input" in first and not isinstance(value, dict):
         return f"{loc} = {value!r}: {msg}"
-    if info is None:  # a whole-section check
-        return f"{loc or 'scenario'}: {msg}"
-    return f"{loc} = {value!r}: {msg}; allowed: {allowed(info)}"
+    return f"{loc}: {msg}" if loc else msg
 
 
 def preset_description(path: Path) -> str:

@@ -54,7 +54,7 @@ def read_summary(store):
     (lambda d: d["parameters"].update(uncertainty={"min": 0.1}), "both min and max"),
     (lambda d: d["parameters"].update(uncertainty={"min": 0.5, "max": 0.1}), "must be below max"),
     (lambda d: d["parameters"]["uncertainty"].update(step=1), "parameters.uncertainty.step"),
-    (lambda d: d["sweep"].update(design="sobol"), "sobol needs min and max"),
+    (lambda d: d["parameters"].update(uncertainty={"min": 0.1, "max": 0.9}), "full_factorial needs levels"),
     (lambda d: d["sweep"].update(base=["no_such_preset"]), "no_such_preset: no such file or preset"),
 ])
 def test_bad_specs_fail_with_one_line_naming_the_field(tiny, change, message):
@@ -107,6 +107,25 @@ def test_sampled_design_sizes(tiny, design, samples, expected):
     assert sw.design_points(spec) == sw.design_points(sw.parse_spec(data))  # the spec seed fixes it
 
 
+@pytest.mark.parametrize("design", ["latin_hypercube", "sobol", "morris"])
+def test_levels_in_a_sampled_design_are_a_discrete_factor(tiny, design):
+    data = spec_data(tiny, design=design, samples=16)
+    data["parameters"] = {"uncertainty": {"min": 0.1, "max": 0.9},
+                          "measure": {"levels": ["threshold", "composite"]},
+                          "context_led": {"levels": [False, True]}}
+    spec = sw.parse_spec(data)
+    problem = sw.salib_problem(spec)
+    assert problem["names"] == ["uncertainty", "measure", "context_led"]
+    assert problem["bounds"] == [[0.1, 0.9], [0.0, 1.0], [0.0, 1.0]]
+    sample, points = sw.design_sample(spec), sw.design_points(spec)
+    assert len(sample) == len(points)
+    for row, point in zip(sample, points, strict=True):
+        assert point["uncertainty"] == row[0]
+        assert point["measure"] == ("threshold" if row[1] < 0.5 else "composite")
+        assert point["context_led"] is bool(row[2] >= 0.5)
+    assert {p["measure"] for p in points} == {"threshold", "composite"}
+
+
 def test_run_seeds_equal_spawned_seeds():
     spawned = np.random.SeedSequence(7).spawn(5)
     for i in range(5):
@@ -118,6 +137,22 @@ def test_example_specs_are_valid():
     assert len(sw.expand(grid)) == 2 * 3 * 3 * grid.sweep.replicates
     levers = sw.load_spec("scenarios/sweeps/levers_sensitivity.toml")
     assert levers.sweep.design in {"sobol", "morris"}
+
+
+
+@pytest.mark.parametrize("common", [False, True])
+def test_common_random_numbers_give_replicate_r_of_every_point_the_same_world(tiny, tmp_path, common):
+    data = spec_data(tiny, replicates=2, keep_steps=True, common_random_numbers=common)
+    data["parameters"] = {"shared_purpose": {"levels": [0.0, 1.0]}}  # acts on providers, not on the world
+    spec = sw.parse_spec(data)
+    assert [item.stream for item in sw.expand(spec)] == ([0, 1, 0, 1] if common else [0, 1, 2, 3])
+    sw.run_sweep(spec, tmp_path / "store", workers=1, progress=False)
+    steps = pd.read_parquet(tmp_path / "store" / "steps")
+    start = steps[steps["month"] == 0].set_index("run")["mean_wellbeing"].sort_index()
+    assert start[0] != start[1]  # two replicates: two worlds
+    assert (start[0] == start[2] and start[1] == start[3]) == common
+    last = steps[steps["month"] == steps["month"].max()].set_index("run")["mean_wellbeing"]
+    assert last[0] != last[2]  # the same world, different providers' purpose: different outcomes
 
 
 # --- running and the store ---------------------------------------------------------------------------

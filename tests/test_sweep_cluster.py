@@ -293,3 +293,23 @@ def test_a_run_that_keeps_killing_its_worker_is_recorded_as_failed_and_the_sweep
     bases = sw.base_scenarios(spec)
     alone, _ = sw.run_batch(bases, sw.expand(spec)[:1], 2, 1, False, sw.measure_columns(bases))
     pd.testing.assert_frame_equal(store.iloc[[0]].astype(alone.dtypes.to_dict()), alone)
+
+
+def test_sensitivity_through_a_real_scheduler_gives_the_indices_of_one_local_worker(cluster, tmp_path):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    (tmp_path / "tiny.toml").write_text(TINY)
+    spec = tmp_path / "morris.toml"
+    spec.write_text(f'[sweep]\nbase = ["learning_oriented", "{tmp_path / "tiny.toml"}"]\ndesign = "morris"\n'
+                    'samples = 4\nsteps = 4\nseed = 3\n[parameters.uncertainty]\nmin = 0.0\nmax = 1.0\n'
+                    '[parameters.shared_purpose]\nmin = 0.0\nmax = 1.0\n')
+    cluster.ensure_workers(2)
+    indices = {}
+    for where, how in (("local", ["--workers", "1"]), ("cluster", ["--scheduler", cluster.address])):
+        result = CliRunner().invoke(app, ["sensitivity", str(spec), "--out", str(tmp_path / where), *how])
+        assert result.exit_code == 0, result.output
+        indices[where] = pd.read_csv(tmp_path / where / "indices.csv")
+    pd.testing.assert_frame_equal(indices["cluster"], indices["local"])
+    assert len(indices["local"]) > 0 and indices["local"]["mu_star"].notna().all()

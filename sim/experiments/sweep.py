@@ -11,15 +11,24 @@ A sweep specification::
     steps = 60
     seed = 0
     keep_steps = false                 # keep the per-month tables, or only per-run summaries
+    common_random_numbers = false      # true: replicate r of every point has the same seed
     # batch_size = 16                  # optional: runs per Dask task (default: from a run's cost)
 
     [parameters.uncertainty]
-    levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max
+    levels = [0.1, 0.5, 0.9]           # full factorial: levels; the others: min and max, or levels
+
+In a sampled design a parameter given by ``levels`` is a discrete factor, each level equally likely
+(how a switch such as ``context_led`` or a choice such as ``measure`` enters a Sobol study).
 
 The store is a folder: ``manifest.json`` (the spec, its hash, package versions, the number of
 runs), ``summary/part-<first run>.parquet`` (one row per run) and, with ``keep_steps``,
 ``steps/part-<first run>.parquet`` (the per-month tables with a ``run`` column). Run ``i``'s seed is
-``SeedSequence(seed, spawn_key=(i,))`` so results never depend on batching or on the workers.
+``SeedSequence(seed, spawn_key=(i,))`` so results never depend on batching or on the workers. With
+``common_random_numbers`` it is ``SeedSequence(seed, spawn_key=(r,))`` for replicate ``r`` instead:
+replicate ``r`` of every design point and regime faces the same world (citizens, arrivals, shocks,
+true effects), as in ``compare``, so that differences between points are not lost in the noise
+between worlds: what a sensitivity analysis of a stochastic model needs, and what makes the
+regimes' differences in a cell paired.
 
 Faults: a batch whose worker dies is run again on another worker by the Dask scheduler (up to its
 ``distributed.scheduler.allowed-failures`` lost workers, 3 by default); a batch that still cannot
@@ -44,7 +53,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.experiments.output import atomic_write, versions
-from sim.scenario import Scenario, ScenarioError, field_paths, load, resolve_field
+from sim.experiments.statistics import final_and_average
+from sim.scenario import Scenario, ScenarioError, describe, field_paths, load, resolve_field
 
 Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
 
@@ -54,7 +64,7 @@ class _Strict(BaseModel):
 
 
 class Parameter(_Strict):
-    """One swept field: ``levels`` (full factorial) or a ``min``/``max`` range (sampled designs)."""
+    """One swept field: ``levels`` (any design) or a ``min``/``max`` range (sampled designs)."""
 
     levels: list[Any] | None = Field(default=None, min_length=1)
     min: float | None = None
@@ -84,6 +94,7 @@ class SweepSettings(_Strict):
     steps: int = Field(default=60, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
     keep_steps: bool = False
+    common_random_numbers: bool = False
     batch_size: int | None = Field(default=None, ge=1)
 
 
@@ -101,13 +112,11 @@ class SweepSpec(_Strict):
         for name, par in self.parameters.items():
             if factorial and par.levels is None:
                 raise ValueError(f"parameters.{name}: full_factorial needs levels = [...]")
-            if not factorial and par.levels is not None:
-                raise ValueError(f"parameters.{name}: {self.sweep.design} needs min and max, not levels")
         if not factorial:
             if self.sweep.samples is None:
                 raise ValueError(f"sweep.samples: {self.sweep.design} needs samples")
             if not self.parameters:
-                raise ValueError(f"{self.sweep.design} needs at least one [parameters.<field>] range")
+                raise ValueError(f"{self.sweep.design} needs at least one [parameters.<field>] table")
         return self
 
     def digest(self) -> str:
@@ -122,24 +131,14 @@ class SweepSpec(_Strict):
 
 @dataclass(frozen=True)
 class RunItem:
-    """One run of the design."""
+    """One run of the design; its seed is spawned from the base seed and ``stream``."""
 
     run: int
     point: int
     replicate: int
     regime: str
     values: dict[str, Any]
-
-
-def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        return f"unknown field '{loc}'"
-    if "input" in first and loc and not isinstance(first["input"], dict):
-        return f"{loc} = {first['input']!r}: {msg}"
-    return f"{loc}: {msg}" if loc else msg
+    stream: int
 
 
 def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
@@ -147,7 +146,7 @@ def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(f"{source}: {_describe(err)}") from None
+        raise ScenarioError(f"{source}: {describe(err, hint='')}") from None
     try:
         bases = base_scenarios(spec)
     except ScenarioError as err:
@@ -197,39 +196,71 @@ def _cast(name: str, value: Any) -> Any:
     return float(value)
 
 
+MORRIS_LEVELS = 4  # the grid of a Morris design; its analysis must assume the same
+SOBOL_SECOND_ORDER = True  # Saltelli's sample with second-order terms: N (2D + 2) points
+
+
+def salib_problem(spec: SweepSpec) -> dict[str, Any]:
+    """The SALib problem of a sampled design: one variable per parameter, in the spec's order.
+
+    A parameter given by ``levels`` spans [0, 1], cut into one equal bin per level.
+    """
+    bounds = [[0.0, 1.0] if p.levels is not None else [p.min, p.max] for p in spec.parameters.values()]
+    return {"num_vars": len(spec.parameters), "names": list(spec.parameters), "bounds": bounds}
+
+
+def design_sample(spec: SweepSpec) -> np.ndarray:
+    """A sampled design's points in the space of ``salib_problem``, one row per design point, in order.
+
+    The sweep runs these rows (through ``design_points``) and ``commsim sensitivity`` analyses its
+    results against the same rows.
+    """
+    problem = salib_problem(spec)
+    seed, n = spec.sweep.seed, spec.sweep.samples
+    if spec.sweep.design == "latin_hypercube":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=problem["num_vars"], seed=seed).random(n)
+        low, high = np.array(problem["bounds"]).T
+        return qmc.scale(unit, low, high)
+    if spec.sweep.design == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, n, calc_second_order=SOBOL_SECOND_ORDER, seed=seed)
+    if spec.sweep.design == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
+    raise ValueError(f"{spec.sweep.design} is not a sampled design")
+
+
+def _value(name: str, par: Parameter, x: float) -> Any:
+    """The field value at coordinate ``x`` of a sampled design point."""
+    if par.levels is not None:
+        return par.levels[min(int(x * len(par.levels)), len(par.levels) - 1)]
+    return _cast(name, x)
+
+
 def design_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """The parameter values of every design point (before regimes and replicates)."""
     names = list(spec.parameters)
     pars = [spec.parameters[n] for n in names]
-    design, seed, n = spec.sweep.design, spec.sweep.seed, spec.sweep.samples
     if not names:
         return [{}]
-    if design == "full_factorial":
+    if spec.sweep.design == "full_factorial":
         combos = itertools.product(*(p.levels for p in pars))
         return [dict(zip(names, combo, strict=True)) for combo in combos]
-    problem = {"num_vars": len(names), "names": names, "bounds": [[p.min, p.max] for p in pars]}
-    if design == "latin_hypercube":
-        from scipy.stats import qmc
-
-        unit = qmc.LatinHypercube(d=len(names), seed=seed).random(n)
-        rows = qmc.scale(unit, [p.min for p in pars], [p.max for p in pars])
-    elif design == "sobol":
-        from SALib.sample import sobol
-
-        rows = sobol.sample(problem, n, calc_second_order=True, seed=seed)
-    else:
-        from SALib.sample import morris
-
-        rows = morris.sample(problem, n, seed=seed)
-    return [{name: _cast(name, v) for name, v in zip(names, row, strict=True)} for row in rows]
+    return [{name: _value(name, par, x) for name, par, x in zip(names, pars, row, strict=True)}
+            for row in design_sample(spec)]
 
 
 def expand(spec: SweepSpec) -> list[RunItem]:
     """Every run: points (regimes x design points) x replicates, numbered in that order."""
     regimes = spec.sweep.regimes or [""]
     points = [(regime, values) for regime in regimes for values in design_points(spec)]
-    reps = spec.sweep.replicates
-    return [RunItem(run=p * reps + r, point=p, replicate=r, regime=regime, values=values)
+    reps, common = spec.sweep.replicates, spec.sweep.common_random_numbers
+    return [RunItem(run=p * reps + r, point=p, replicate=r, regime=regime, values=values,
+                    stream=r if common else p * reps + r)
             for p, (regime, values) in enumerate(points) for r in range(reps)]
 
 
@@ -238,17 +269,14 @@ def run_seed(base_seed: int, run_index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(base_seed, spawn_key=(run_index,))
 
 
-def summarise(results: pd.DataFrame, steps: int) -> dict[str, float]:
-    """Each numeric measure's final value and its mean over months 1..steps."""
-    numeric = results.select_dtypes("number").drop(columns=["month", "step"], errors="ignore")
-    if "month" in results:
-        window = numeric[(results["month"] >= 1) & (results["month"] <= steps)]
-    else:
-        window = numeric.tail(steps)
+def summarise(results: pd.DataFrame) -> dict[str, float]:
+    """One run's numeric measures: ``final_<measure>`` and ``mean_<measure>`` over months 1..steps."""
+    measures = [c for c in results.select_dtypes("number").columns if c != "month"]
+    final, average = final_and_average(results.assign(run=0), measures, ["run"])
     out: dict[str, float] = {}
-    for col in numeric.columns:
-        out[f"final_{col}"] = float(numeric[col].iloc[-1])
-        out[f"mean_{col}"] = float(window[col].mean())
+    for col in measures:
+        out[f"final_{col}"] = float(final[col].iloc[0])
+        out[f"mean_{col}"] = float(average[col].iloc[0])
     return out
 
 
@@ -263,7 +291,7 @@ def measure_columns(bases: dict[str, Scenario]) -> list[str]:
     names: dict[str, None] = {}
     for scenario in bases.values():
         try:
-            names.update(dict.fromkeys(summarise(runs.run(scenario, 1, 0), 1)))
+            names.update(dict.fromkeys(summarise(runs.run(scenario, 1, 0))))
         except Exception:  # noqa: BLE001 - then the parts carry what their runs produced
             continue
     return list(names)
@@ -282,8 +310,8 @@ def run_batch(bases: dict[str, Scenario], items: list[RunItem], steps: int, seed
         row = _row(item, "ok", "")
         try:
             scenario = bases[item.regime].with_overrides(item.values)
-            results = runs.run(scenario, steps, run_seed(seed, item.run))
-            row.update(summarise(results, steps))
+            results = runs.run(scenario, steps, run_seed(seed, item.stream))
+            row.update(summarise(results))
             if keep_steps:
                 tables.append(results.assign(run=item.run))
         except Exception as err:  # noqa: BLE001 - a failed run is data, the sweep goes on
@@ -355,6 +383,46 @@ def done_runs(store: Path) -> set[int]:
     for part in sorted((Path(store) / "summary").glob("part-*.parquet")):
         found.update(int(r) for r in pd.read_parquet(part, columns=["run"])["run"])
     return found
+
+
+def read_store(store: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
+    """A store's spec (from its manifest) and its summary rows, one per run, in run order.
+
+    Raises:
+        ScenarioError: the folder is not a sweep store, or holds no runs yet.
+    """
+    store = Path(store)
+    manifest = store / "manifest.json"
+    if not manifest.is_file():
+        raise ScenarioError(f"{store}: not a sweep store (no manifest.json); make one with commsim sweep")
+    try:
+        spec = SweepSpec.model_validate(json.loads(manifest.read_text())["spec"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValidationError) as err:
+        raise ScenarioError(f"{manifest}: unreadable: {type(err).__name__}") from None
+    if not any((store / "summary").glob("part-*.parquet")):
+        raise ScenarioError(f"{store}: no runs in the store yet (summary/ has no parts)")
+    summary = pd.read_parquet(store / "summary").sort_values("run").reset_index(drop=True)
+    return spec, summary
+
+
+# What an analysis reports unless told otherwise: outcomes, learning, gaming and value for money.
+DEFAULT_MEASURES = ["mean_mean_wellbeing", "final_commissioner_knowledge", "mean_gaming_rate",
+                    "final_wellbeing_per_1000"]
+
+
+def choose_measures(requested: list[str] | None, available: list[str]) -> list[str]:
+    """The summary columns to analyse: the ones requested (each checked), else the defaults.
+
+    Raises:
+        ScenarioError: a requested name is not a summary column; the message lists the measures.
+    """
+    for name in requested or []:
+        if name not in available:
+            bare = [c.removeprefix("final_") for c in available if c.startswith("final_")]
+            raise ScenarioError(f"--measure {name!r}: not a summary column; allowed: final_<measure> "
+                                f"(last month) or mean_<measure> (months 1..steps), with <measure> one "
+                                f"of {', '.join(bare)}")
+    return list(dict.fromkeys(requested)) if requested else [m for m in DEFAULT_MEASURES if m in available]
 
 
 def prepare_store(spec: SweepSpec, store: Path, n_runs: int, resume: bool) -> set[int]:

@@ -1,0 +1,306 @@
+"""Sensitivity indices and the standard figures of a sweep store, at tiny sizes; bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.experiments import sensitivity as sa
+from sim.experiments import sweep as sw
+from sim.scenario import ScenarioError
+
+# Providers are never replaced or fail in a few months of a learning-oriented block grant, so the
+# final number of providers is the n_providers parameter and nothing else: a known answer.
+SPEC = """
+[sweep]
+base = ["learning_oriented", "{tiny}"]
+design = "{design}"
+samples = 4
+replicates = {replicates}
+steps = 4
+seed = 5
+
+[parameters."providers.n_providers"]
+min = 1
+max = 4
+
+[parameters."context.uncertainty"]
+min = 0.0
+max = 1.0
+
+[parameters."regime.context_led"]
+levels = [false, true]
+"""
+GRID = """
+[sweep]
+base = ["{tiny}"]
+{regimes}
+replicates = 3
+steps = 4
+seed = 2
+
+[parameters."context.uncertainty"]
+levels = [0.1, 0.9]
+
+[parameters."context.control"]
+levels = {control}
+"""
+MEASURES = ["final_providers", "mean_mean_wellbeing"]
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # typer's exit, not an escaped exception
+    text = result.stderr.strip()
+    assert len(text.splitlines()) == 1 and text.startswith("commsim: error: ")
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in text
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("specs")
+    tiny = root / "tiny.toml"
+    tiny.write_text("[population]\nn_citizens = 60\n[providers]\nn_providers = 2\ncapacity = 10\n")
+    paths = {}
+    for design, replicates in (("sobol", 2), ("morris", 1)):
+        paths[design] = root / f"{design}.toml"
+        paths[design].write_text(SPEC.format(tiny=tiny, design=design, replicates=replicates))
+    paths["grid"] = root / "grid.toml"
+    paths["grid"].write_text(GRID.format(tiny=tiny, control="[0.3, 0.9]",
+                                         regimes='regimes = ["target_driven", "learning_oriented"]'))
+    paths["paired"] = root / "paired.toml"
+    paths["paired"].write_text(GRID.format(
+        tiny=tiny, control="[0.3, 0.9]",
+        regimes='regimes = ["target_driven", "learning_oriented"]\ncommon_random_numbers = true'))
+    paths["line"] = root / "line.toml"
+    paths["line"].write_text(GRID.format(tiny=tiny, control="[0.6]", regimes=""))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def sobol_out(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sobol") / "sa"
+    args = ["sensitivity", files["sobol"], "--out", out, "--workers", 1,
+            *[a for m in MEASURES for a in ("--measure", m)]]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return out, args, result.output
+
+
+@pytest.fixture(scope="module")
+def grid_store(files, tmp_path_factory):
+    store = tmp_path_factory.mktemp("grid") / "store"
+    sw.run_sweep(sw.load_spec(files["grid"]), store, workers=1, progress=False)
+    return store
+
+
+# --- sensitivity -------------------------------------------------------------------------------------
+
+def test_sobol_indices_with_intervals_for_every_parameter(sobol_out, files):
+    out, _, output = sobol_out
+    table = pd.read_csv(out / "indices.csv")
+    spec = sw.load_spec(files["sobol"])
+    assert len(table) == len(MEASURES) * 3
+    assert set(table["parameter"]) == set(spec.parameters) and set(table["measure"]) == set(MEASURES)
+    assert table[["S1", "S1_conf", "ST", "ST_conf"]].notna().all().all()
+    assert "95% bootstrap" in (out / "indices.md").read_text() and "averaged" in output
+    assert (out / "sensitivity.png").stat().st_size > 10_000
+    assert len(pd.read_parquet(out / "store" / "summary")) == 4 * (2 * 3 + 2) * 2
+
+
+def test_sobol_known_answer_only_n_providers_moves_the_provider_count(sobol_out):
+    table = pd.read_csv(sobol_out[0] / "indices.csv").set_index(["measure", "parameter"])
+    providers = table.loc["final_providers"]
+    assert providers.loc["providers.n_providers", "ST"] > 0.5
+    others = providers.drop(index="providers.n_providers")
+    assert (others[["S1", "ST"]] == 0).all().all()  # any mix-up of the sample order breaks this
+
+
+def test_the_store_holds_the_sample_the_analysis_uses(sobol_out, files):
+    spec = sw.load_spec(files["sobol"])
+    summary = pd.read_parquet(sobol_out[0] / "store" / "summary").sort_values("run")
+    points = sw.design_points(spec)
+    for _, row in summary.iterrows():
+        assert {name: row[name] for name in spec.parameters} == points[row["point"]]
+    means = sa.point_means(spec, summary, MEASURES)
+    expected = summary.groupby("point")[MEASURES].mean()  # replicates averaged per design point
+    np.testing.assert_array_equal(means.to_numpy(), expected.to_numpy())
+
+
+def test_sensitivity_resumes_its_store(sobol_out):
+    out, args, _ = sobol_out
+    before = pd.read_csv(out / "indices.csv")
+    again = invoke(*args)
+    assert again.exit_code == 0 and "64 already done" in again.output
+    pd.testing.assert_frame_equal(pd.read_csv(out / "indices.csv"), before)
+
+
+def test_morris_mu_star_with_intervals(files, tmp_path):
+    out = tmp_path / "morris"
+    result = invoke("sensitivity", files["morris"], "--out", out, "--workers", 1,
+                    *[a for m in MEASURES for a in ("--measure", m)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "indices.csv").set_index(["measure", "parameter"])
+    assert table[["mu_star", "mu_star_conf", "sigma"]].notna().all().all() and len(table) == 6
+    providers = table.loc["final_providers"]
+    # a step of 2/3 of the range moves n_providers by 2: every elementary effect is 3
+    assert providers.loc["providers.n_providers", "mu_star"] == pytest.approx(3.0)
+    assert (providers.drop(index="providers.n_providers")["mu_star"] == 0).all()
+    assert (out / "sensitivity.png").is_file() and "mu*" in (out / "indices.md").read_text()
+
+
+def test_failed_or_missing_runs_are_refused_by_name(sobol_out, files, tmp_path):
+    spec = sw.load_spec(files["sobol"])
+    summary = pd.read_parquet(sobol_out[0] / "store" / "summary").sort_values("run")
+    broken = summary.copy()
+    broken.loc[broken["run"].isin([3, 40]), ["status", "error"]] = ["failed", "RuntimeError: boom"]
+    with pytest.raises(ScenarioError, match=r"2 of 64 runs failed \(runs 3, 40; run 3: RuntimeError: boom\)"):
+        sa.point_means(spec, broken, MEASURES)
+    with pytest.raises(ScenarioError, match=r"63 of 64 runs \(missing runs 7\)"):
+        sa.point_means(spec, summary[summary["run"] != 7], MEASURES)
+
+
+def test_cli_refuses_a_store_with_a_failed_run_and_keeps_what_was_written(sobol_out, tmp_path):
+    import shutil
+
+    out, args, _ = sobol_out
+    copy = tmp_path / "sa"
+    shutil.copytree(out, copy)
+    part = sorted((copy / "store" / "summary").glob("part-*.parquet"))[0]
+    frame = pd.read_parquet(part)
+    frame.loc[0, ["status", "error"]] = ["failed", "ValueError: no"]
+    frame.to_parquet(part, index=False)
+    before = (copy / "indices.csv").read_bytes()
+    result = invoke(*[copy if a == out else a for a in args])
+    one_line_error(result, "1 of 64 runs failed", "ValueError: no")
+    assert (copy / "indices.csv").read_bytes() == before
+
+
+def test_sensitivity_bad_input(files, tmp_path):
+    out = tmp_path / "x"
+    one_line_error(invoke("sensitivity", "scenarios/sweeps/ebrahim_grid.toml", "--out", out),
+                   "sweep.design = 'full_factorial'", "sobol, morris")
+    one_line_error(invoke("sensitivity", files["sobol"], "--out", out, "--measure", "wellbeing"),
+                   "--measure 'wellbeing'", "final_<measure>", "mean_wellbeing")
+    assert not out.exists()
+
+
+# --- analyse -----------------------------------------------------------------------------------------
+
+def test_analyse_grid_cell_means_heatmaps_and_csv(grid_store, tmp_path):
+    out = tmp_path / "an"
+    result = invoke("analyse", grid_store, "--out", out, "--measure", "mean_mean_wellbeing",
+                    "--measure", "final_commissioner_knowledge")
+    assert result.exit_code == 0, result.output
+    assert (out / "means.png").stat().st_size > 10_000 and (out / "differences.png").is_file()
+    cells = pd.read_csv(out / "cells.csv")
+    summary = pd.read_parquet(grid_store / "summary")
+    keys = ["regime", "context.uncertainty", "context.control"]
+    assert len(cells) == 2 * 2 * 2 * 2
+    for measure in ("mean_mean_wellbeing", "final_commissioner_knowledge"):
+        expected = summary.groupby(keys)[measure].agg(["mean", "std", "count"])
+        got = cells[cells["measure"] == measure].set_index(keys).loc[expected.index]
+        np.testing.assert_allclose(got["mean"], expected["mean"], rtol=1e-12)
+        half = stats.t.ppf(0.975, expected["count"] - 1) * expected["std"] / np.sqrt(expected["count"])
+        np.testing.assert_allclose(got["ci_high"] - got["mean"], half, rtol=1e-9)
+        assert (got["n"] == 3).all()
+
+
+def test_analyse_learning_minus_target_is_an_unpaired_welch_difference(grid_store, tmp_path):
+    out = tmp_path / "an"
+    assert invoke("analyse", grid_store, "--out", out, "--measure", "mean_mean_wellbeing").exit_code == 0
+    diffs = pd.read_csv(out / "differences.csv")
+    summary = pd.read_parquet(grid_store / "summary")
+    assert set(diffs["regime"]) == {"learning_oriented"} and set(diffs["baseline"]) == {"target_driven"}
+    assert len(diffs) == 4 and not diffs["paired"].any()
+    for _, row in diffs.iterrows():
+        cell = summary[(summary["context.uncertainty"] == row["context.uncertainty"])
+                       & (summary["context.control"] == row["context.control"])]
+        a = cell.loc[cell["regime"] == "learning_oriented", "mean_mean_wellbeing"].to_numpy()
+        b = cell.loc[cell["regime"] == "target_driven", "mean_mean_wellbeing"].to_numpy()
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))  # Welch-Satterthwaite
+        half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+        assert row["difference"] == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((a.mean() - b.mean() - half,
+                                                                 a.mean() - b.mean() + half), rel=1e-9)
+        assert row["ci_excludes_zero"] == (row["ci_low"] > 0 or row["ci_high"] < 0)
+
+
+def test_analyse_with_common_random_numbers_pairs_the_regimes_by_replicate(files, tmp_path):
+    store = tmp_path / "paired"
+    sw.run_sweep(sw.load_spec(files["paired"]), store, workers=1, progress=False)
+    assert invoke("analyse", store, "--measure", "mean_mean_wellbeing").exit_code == 0
+    diffs = pd.read_csv(store / "analysis" / "differences.csv")
+    summary = pd.read_parquet(store / "summary")
+    assert diffs["paired"].all() and len(diffs) == 4
+    for _, row in diffs.iterrows():
+        cell = summary[(summary["context.uncertainty"] == row["context.uncertainty"])
+                       & (summary["context.control"] == row["context.control"])]
+        by_replicate = cell.pivot(index="replicate", columns="regime", values="mean_mean_wellbeing")
+        paired = (by_replicate["learning_oriented"] - by_replicate["target_driven"]).to_numpy()
+        half = stats.t.ppf(0.975, len(paired) - 1) * paired.std(ddof=1) / np.sqrt(len(paired))
+        assert row["difference"] == pytest.approx(paired.mean(), rel=1e-12) and row["n"] == 3
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((paired.mean() - half,
+                                                                 paired.mean() + half), rel=1e-9)
+
+
+def test_analyse_one_parameter_draws_lines(files, tmp_path):
+    store = tmp_path / "line"
+    sw.run_sweep(sw.load_spec(files["line"]), store, workers=1, progress=False)
+    result = invoke("analyse", store)
+    assert result.exit_code == 0, result.output
+    out = store / "analysis"
+    assert (out / "lines.png").stat().st_size > 10_000 and not (out / "differences.csv").exists()
+    cells = pd.read_csv(out / "cells.csv")
+    assert "regime" not in cells and set(cells["measure"]) == set(sw.DEFAULT_MEASURES)
+    summary = pd.read_parquet(store / "summary")
+    expected = summary.groupby("context.uncertainty")["mean_mean_wellbeing"].mean()
+    got = cells[cells["measure"] == "mean_mean_wellbeing"].set_index("context.uncertainty")["mean"]
+    np.testing.assert_allclose(got.loc[expected.index], expected, rtol=1e-12)
+
+
+def test_analyse_bad_input(grid_store, sobol_out, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(invoke("analyse", empty), "not a sweep store")
+    one_line_error(invoke("analyse", tmp_path / "nowhere"), "not a sweep store")
+    out = tmp_path / "an"
+    one_line_error(invoke("analyse", grid_store, "--out", out, "--measure", "final_nonsense"),
+                   "--measure 'final_nonsense'", "commissioner_knowledge")
+    one_line_error(invoke("analyse", sobol_out[0] / "store", "--out", out), "sobol", "commsim sensitivity")
+    assert not out.exists() and not (empty / "analysis").exists()
+
+
+def test_analyse_leaves_out_failed_runs(grid_store):
+    from sim.experiments.analysis import analyse
+
+    spec, summary = sw.read_store(grid_store)
+    summary.loc[summary["run"] == 0, ["status", "error"]] = ["failed", "RuntimeError: boom"]
+    summary.loc[summary["run"] == 0, "mean_mean_wellbeing"] = np.nan
+    found = analyse(spec, summary, ["mean_mean_wellbeing"])
+    assert found.failed == 1
+    first = found.cells.iloc[0]  # runs 0, 1 and 2 are the first cell's replicates
+    assert first["n"] == 2
+    assert first["mean"] == pytest.approx(summary.loc[[1, 2], "mean_mean_wellbeing"].mean())
+
+
+def test_the_levers_study_varies_one_field_per_lever():
+    import re
+
+    from sim.scenario import field_paths, resolve_field
+
+    spec = sw.load_spec("scenarios/sweeps/levers_sensitivity.toml")
+    described = [field_paths()[resolve_field(name)].description for name in spec.parameters]
+    levers = sorted(int(re.match(r"Lever (\d)", text).group(1)) for text in described)
+    assert levers == [1, 2, 3, 4, 5, 6, 7] and spec.sweep.design == "sobol"
+    assert len(sw.expand(spec)) <= 5000 and spec.sweep.steps <= 60
