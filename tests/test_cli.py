@@ -151,3 +151,15 @@ def test_python_dash_m_sim_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "regime.forum_interval = -1" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_validate_prints_the_table_writes_report_and_figure_and_exits_by_verdict(tmp_path):
+    out = tmp_path / "validation"
+    result = invoke("validate", "--only", "multitask", "--reps", 2, "--out", out)
+    assert result.exit_code == 0, result.output  # the multitask check passes by construction
+    assert "Holmstrom" in result.output and "pass" in result.output
+    report = (out / "report.md").read_text()
+    assert "| Multitask incentives |" in report and "pass" in report
+    assert (out / "multitask_incentives.png").stat().st_size > 10_000
+    unknown = invoke("validate", "--only", "nonsense", "--out", tmp_path / "x")
+    assert unknown.exit_code == 2 and "no such check" in unknown.output and not (tmp_path / "x").exists()

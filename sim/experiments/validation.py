@@ -384,7 +384,7 @@ def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "data: per-learner regret falls by about 1/M (gap-dependent) to 1/sqrt(M) (worst "
                  "case), and grows as log n",
                  "Lai and Robbins 1985; Auer et al. 2002; Landgren et al. 2016; Wang et al. 2020",
-                 findings, {"runs": runs, "ratio": ratio, "curve": curve, "growth": growth})
+                 findings, {"runs": runs, "ratio": ratio, "growth": growth})
 
 
 def _log_fit(curve: pd.Series) -> dict[str, float]:
@@ -446,15 +446,31 @@ def plot_check(check: Check, path) -> None:
         ax.set_title("Effort against the closed form (black lines)")
         ax.legend(fontsize=7)
     elif check.name == "Pooled learning":
-        curve = data["curve"]
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for arm in curve:
-            ax.plot(curve.index, curve[arm], label=arm)
+        runs = data["runs"][data["runs"]["month"] >= 1]
+        after = runs.assign(regret=runs["provider_regret"] - runs.groupby(
+            ["regime", "replicate"])["provider_regret"].transform("first"))
+        fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
+        for arm, band in bands(after, "regret").groupby("regime", sort=False):
+            ax.plot(band["month"], band["mean"], label=arm)
+            ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
         ax.set_xscale("log")
         ax.set_xlabel("month (log scale)")
         ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")
-        ax.set_title("Regret, pooled against isolated learners")
+        ax.set_title("Regret, pooled against isolated learners (95% bands)")
         ax.legend()
+        per_replicate = after[after["month"] >= 2].pivot(index=["month", "replicate"],
+                                                          columns="regime", values="regret")
+        ratio = (per_replicate["pooled"] / per_replicate["isolated"]).rename("ratio").reset_index()
+        band = bands(ratio.assign(regime="pooled / isolated"), "ratio")
+        ax_ratio.plot(band["month"], band["mean"], label="pooled / isolated")
+        ax_ratio.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+        ax_ratio.axhspan(1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE), color="grey", alpha=0.15,
+                         label=f"1/M to 1/sqrt(M), M = {POOL_SIZE}")
+        ax_ratio.set_xscale("log")
+        ax_ratio.set_xlabel("month (log scale)")
+        ax_ratio.set_ylabel("ratio of cumulative regret")
+        ax_ratio.set_title("Pooled over isolated regret, per replicate (95% band)")
+        ax_ratio.legend(fontsize=8)
     else:
         measures = {"Creaming and parking": ["hardest_turned_away"],
                     "Goodhart gap and gaming": ["goodhart_gap", "gaming_rate"],
