@@ -191,12 +191,12 @@ def plot_grid_differences(differences: pd.DataFrame, factors: list[str], path: s
         ax.set_title(f"{summary_label(measure)}\n{regime} - {table['baseline'].iloc[0]}", fontsize=9)
     n, n_base = int(differences["n"].min()), int(differences["n_baseline"].min())
     if differences["paired"].all():
-        how = (f"Mean of paired differences ({n} replicates, common random numbers), "
-               f"{CONFIDENCE:.0%} t interval")
+        how = (f"Mean of paired differences, {CONFIDENCE:.0%} t interval\n"
+               f"{n} replicates, common random numbers")
     else:
-        how = (f"Difference of cell means ({n} and {n_base} runs), {CONFIDENCE:.0%} Welch interval; "
-               "unpaired: every run has its own seed")
-    fig.suptitle(f"{how}\noutlined: the interval excludes 0", fontsize=10)
+        how = (f"Difference of cell means, {CONFIDENCE:.0%} Welch interval\n"
+               f"{n} and {n_base} runs, unpaired: every run has its own seed")
+    fig.suptitle(f"{how}\noutlined: the interval excludes 0", fontsize=9)
     return _finish(fig, path)
 
 

@@ -415,23 +415,11 @@ def plot_check(check: Check, path) -> None:
     """One figure per check, saved to ``path``."""
     import matplotlib.pyplot as plt
 
-    from sim.plots import bands
+    from sim.plots import bands, plot_grid_differences
 
     data = check.data
     if check.name == "Ebrahim's contingency":
-        grid = data["grid"].groupby(["uncertainty", "control"])["difference"].mean().unstack()
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        image = ax.imshow(grid.to_numpy(), origin="lower", cmap="RdBu")
-        limit = np.abs(grid.to_numpy()).max()
-        image.set_clim(-limit, limit)
-        ax.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
-        ax.set_yticks(range(len(grid.index)), [f"{u:g}" for u in grid.index])
-        for (i, j), value in np.ndenumerate(grid.to_numpy()):
-            ax.text(j, i, f"{value:.4f}", ha="center", va="center", fontsize=8)
-        ax.set_xlabel("control over outcomes")
-        ax.set_ylabel("cause-effect uncertainty")
-        ax.set_title("Wellbeing per GBP 1,000: learning minus target")
-        fig.colorbar(image, ax=ax)
+        fig = plot_grid_differences(paired_grid(data["grid"]), ["uncertainty", "control"])
     elif check.name == "Multitask incentives":
         table = data["table"]
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -489,6 +477,20 @@ def plot_check(check: Check, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def paired_grid(grid: pd.DataFrame) -> pd.DataFrame:
+    """The contingency grid as ``plot_grid_differences`` draws it: each cell's mean paired difference
+    (learning minus target, wellbeing per GBP 1,000 in the final month) with its 95% CI.
+    """
+    from sim.experiments.analysis import regime_differences
+
+    measure = "final_wellbeing_per_1000"
+    runs = grid.melt(id_vars=["uncertainty", "control", "replicate"], value_vars=["target", "learning"],
+                     var_name="regime", value_name=measure)
+    runs["regime"] = runs["regime"].map({"target": "target_driven", "learning": "learning_oriented"})
+    return regime_differences(runs, [measure], ["uncertainty", "control"],
+                              ["target_driven", "learning_oriented"], paired=True)
 
 
 def slug(name: str) -> str:
