@@ -338,9 +338,11 @@ def analyse(
     if found.failed:
         console.print(f"left out {found.failed} failed runs", style="yellow")
     if found.differences is not None:
-        shown = Table("regime", *found.factors, "measure", "difference [95% Welch CI]", "runs",
-                      title=f"Each regime minus {found.regimes[0]}, cell by cell "
-                            "(unpaired: every run has its own seed)")
+        paired = bool(found.differences["paired"].all())
+        interval, how = (("95% CI", "paired by replicate: common random numbers") if paired
+                         else ("95% Welch CI", "unpaired: every run has its own seed"))
+        shown = Table("regime", *found.factors, "measure", f"difference [{interval}]", "runs",
+                      title=f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
         for _, row in found.differences.iterrows():
             shown.add_row(row["regime"], *(str(row[f]) for f in found.factors),
                           row["measure"], _fmt(row["difference"], row["ci_low"], row["ci_high"]),

@@ -217,7 +217,8 @@ def test_analyse_grid_cell_means_heatmaps_and_csv(grid_store, tmp_path):
 
 def test_analyse_learning_minus_target_is_an_unpaired_welch_difference(grid_store, tmp_path):
     out = tmp_path / "an"
-    assert invoke("analyse", grid_store, "--out", out, "--measure", "mean_mean_wellbeing").exit_code == 0
+    result = invoke("analyse", grid_store, "--out", out, "--measure", "mean_mean_wellbeing")
+    assert result.exit_code == 0 and "Welch" in result.output and "unpaired" in result.output
     diffs = pd.read_csv(out / "differences.csv")
     summary = pd.read_parquet(grid_store / "summary")
     assert set(diffs["regime"]) == {"learning_oriented"} and set(diffs["baseline"]) == {"target_driven"}
@@ -239,7 +240,8 @@ def test_analyse_learning_minus_target_is_an_unpaired_welch_difference(grid_stor
 def test_analyse_with_common_random_numbers_pairs_the_regimes_by_replicate(files, tmp_path):
     store = tmp_path / "paired"
     sw.run_sweep(sw.load_spec(files["paired"]), store, workers=1, progress=False)
-    assert invoke("analyse", store, "--measure", "mean_mean_wellbeing").exit_code == 0
+    result = invoke("analyse", store, "--measure", "mean_mean_wellbeing")
+    assert result.exit_code == 0 and "paired by replicate" in result.output and "Welch" not in result.output
     diffs = pd.read_csv(store / "analysis" / "differences.csv")
     summary = pd.read_parquet(store / "summary")
     assert diffs["paired"].all() and len(diffs) == 4
