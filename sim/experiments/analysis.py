@@ -86,8 +86,8 @@ def regime_differences(runs: pd.DataFrame, measures: list[str], factors: list[st
             for measure in measures:
                 mine, theirs = other[measure].dropna(), base[measure].dropna()
                 if paired:
-                    both = (pd.Series(mine.to_numpy(), other.loc[mine.index, "replicate"])
-                            - pd.Series(theirs.to_numpy(), base.loc[theirs.index, "replicate"])).dropna()
+                    by_replicate = group.pivot(index="replicate", columns="regime", values=measure)
+                    both = (by_replicate[regime] - by_replicate[baseline]).dropna()
                     difference, low, high = mean_ci(both.to_numpy())
                     n = n_baseline = len(both)
                 else:
