@@ -7,9 +7,10 @@ check's finite horizon in the simplest setting the bounds are about: K arms with
 from the learners' own prior N(0, tau^2), Gaussian rewards with noise sigma, each learner choosing
 N times a month by Thompson sampling on its posterior (pooled learners share one), observations
 added at the month's end, month 1 left out as in the check. It prints the ratio at month 120 with a
-bootstrap 95% interval over replicates, for several noise levels.
+bootstrap 95% interval over replicates, for several noise levels, and the same with month 1 counted
+(every learner's first N choices, made on the prior alone, then dominate both arms).
 
-Usage: .venv/bin/python docs/pooled_bandit_reference.py   (about a minute)
+Usage: .venv/bin/python docs/pooled_bandit_reference.py   (about two minutes)
 """
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 M, K, N, T, REPLICATES = 8, 5, 20, 120, 400
 
 
-def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Each replicate's regret per learner, months 2..T: the best arm's mean minus the chosen one's."""
+def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0, first: int = 2) -> np.ndarray:
+    """Each replicate's regret per learner, months first..T: the best arm's mean minus the chosen one's."""
     rng = np.random.default_rng(seed)
     mu = rng.normal(0.0, tau, (REPLICATES, K))
     posteriors = 1 if pooled else M
@@ -31,7 +32,7 @@ def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0) -> np.nd
         draw = mean[:, whose, None, :] + sd[:, whose, None, :] * rng.standard_normal((REPLICATES, M, N, K))
         choice = draw.argmax(-1)
         chosen = mu[np.arange(REPLICATES)[:, None, None], choice]
-        if month > 0:
+        if month + 1 >= first:
             total += (mu.max(1)[:, None, None] - chosen).sum((1, 2)) / M
         seen = np.eye(K)[choice]
         count = seen.sum(2)
@@ -53,10 +54,11 @@ def ratio_ci(pooled: np.ndarray, alone: np.ndarray, seed: int = 1) -> tuple[floa
 def main() -> None:
     print(f"M = {M} learners, K = {K} arms, N = {N} choices a month each, {T} months, "
           f"{REPLICATES} replicates; range 1/M = {1 / M:.3f} to 1/sqrt(M) = {M ** -0.5:.3f}")
-    for sigma in (0.5, 1.0, 3.0, 10.0, 30.0):
+    for sigma in (0.1, 0.2, 0.5, 1.0, 3.0, 10.0, 30.0):
         ratio, low, high = ratio_ci(regret(True, sigma), regret(False, sigma))
+        counted, c_low, c_high = ratio_ci(regret(True, sigma, first=1), regret(False, sigma, first=1))
         print(f"noise sigma / prior sd tau = {sigma:>4}: pooled / alone at month {T} = {ratio:.3f} "
-              f"[{low:.3f}, {high:.3f}]")
+              f"[{low:.3f}, {high:.3f}]; counting month 1 {counted:.3f} [{c_low:.3f}, {c_high:.3f}]")
 
 
 if __name__ == "__main__":

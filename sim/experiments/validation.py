@@ -352,19 +352,39 @@ def pooled_scenario(pooled: bool) -> Scenario:
         "forum_citizens": False})
 
 
-def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
+def pooled_runs(reps: int, seed: int, months: int = MONTHS,
+                overrides: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Replicates of the pooled and the isolated arm (with ``overrides`` applied to both)."""
     arms = {"pooled": pooled_scenario(True), "isolated": pooled_scenario(False)}
-    runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
-    # regret accrued after month 1: in month 1 every provider chooses for its whole inherited
-    # caseload at once, before any observation, identically in both arms (a batch, not learning)
+    if overrides:
+        arms = {arm: scenario.with_overrides(overrides) for arm, scenario in arms.items()}
+    return compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
+
+
+def regret_ratio(runs: pd.DataFrame, months: int) -> pd.Series:
+    """Per replicate: pooled providers' regret from month 2 to ``months`` over isolated ones'.
+
+    Month 1 is left out: every provider then chooses for its whole inherited caseload at once,
+    before any observation, identically in both arms (a batch, not learning).
+    """
     first = _per_replicate(runs, "provider_regret", slice(1, 1))
     final = _per_replicate(runs, "provider_regret", slice(months, months)) - first
-    ratio = final["pooled"] / final["isolated"]
-    low, high = 1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE)
+    return final["pooled"] / final["isolated"]
+
+
+def regret_growth(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """For each arm, R-squared of mean cumulative regret after month 1 on log(month) and on month."""
     curve = runs[runs.month >= 1].groupby(["regime", "month"], sort=False)["provider_regret"].mean(
         ).unstack(0)
     curve = curve - curve.iloc[0]
-    growth = {arm: _log_fit(curve[arm]) for arm in arms}
+    return {arm: _log_fit(curve[arm]) for arm in curve.columns}
+
+
+def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
+    runs = pooled_runs(reps, seed, months)
+    ratio = regret_ratio(runs, months)
+    low, high = 1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE)
+    growth = regret_growth(runs)
     findings = [
         finding(f"{POOL_SIZE} providers that pool every observation have far lower per-provider "
                 "regret than isolated ones, between 1/M and 1/sqrt(M) of it",
@@ -385,6 +405,30 @@ def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "case), and grows as log n",
                  "Lai and Robbins 1985; Auer et al. 2002; Landgren et al. 2016; Wang et al. 2020",
                  findings, {"runs": runs, "ratio": ratio, "growth": growth})
+
+
+def pooling_by_noise(noise_levels: list[float], reps: int, seed: int, months: int = MONTHS
+                     ) -> pd.DataFrame:
+    """The pooled check's ratio at several levels of measurement noise (``world.measurement_sd``).
+
+    Bandit theory ties how much pooling helps at a finite horizon to how noisy one observation is
+    against the spread of the true effects: where a lone learner settles within a few months, M
+    pooled learners settle in the first, and their ratio falls below 1/M; where observations are
+    noisy it rises towards 1/sqrt(M) (docs/pooled_bandit_reference.py shows both in the textbook
+    setting). Worlds are shared across levels (replicate i has the same seed at every level).
+
+    Returns:
+        One row per level and replicate: ``measurement_sd``, ``replicate``, ``ratio``, and the
+        level's regret growth for the worse arm (``log_r2``, ``linear_r2``, over mean curves).
+    """
+    frames = []
+    for sd in noise_levels:
+        runs = pooled_runs(reps, seed, months, {"measurement_sd": sd})
+        worse = min(regret_growth(runs).values(), key=lambda g: g["log"])
+        frames.append(regret_ratio(runs, months).rename("ratio").reset_index().assign(
+            measurement_sd=sd, log_r2=worse["log"], linear_r2=worse["linear"]))
+    return pd.concat(frames, ignore_index=True)[
+        ["measurement_sd", "replicate", "ratio", "log_r2", "linear_r2"]]
 
 
 def _log_fit(curve: pd.Series) -> dict[str, float]:
