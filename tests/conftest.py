@@ -37,7 +37,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     With ``--dist loadgroup``, pytest-xdist (3.8) adds the group to an item's node id by setting
     ``item._nodeid``, which pytest 9.2 no longer reads (it keeps node ids in ``item._id``), so the
-    groups were silently spread over the workers. Where the two differ, use xdist's id.
+    groups were silently spread over the workers. Where the two differ, use xdist's id. This is
+    pytest-xdist issue 1386 (fix proposed in pull request 1388); drop this hook once a release
+    with the fix is the minimum in pyproject.toml.
     """
     from _pytest.nodeid import NodeId
 
