@@ -169,12 +169,13 @@ def show_summary(levels, differences, measures, regimes, reps) -> None:
 
 
 def markdown_summary(levels, differences, measures, regimes, reps, steps, seed) -> str:
+    from sim.experiments.output import markdown_table
+
     head, rows = summary_rows(levels, differences, measures, regimes)
     lines = [f"# Comparison: {', '.join(regimes)}", "",
              f"Time-averaged over months 1-{steps}; mean [95% CI] over {reps} paired replicates "
              f"(base seed {seed}). Differences are paired: replicate i of every regime faces the "
-             "same world.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+             "same world.", "", *markdown_table(head, rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -215,6 +216,12 @@ def validate(
                           f"{check.literature} ({check.source})" if i == 0 else "", f.claim,
                           f.effect(), "pass" if f.passed else "FAIL")
     console.print(table)
+    for check in checks:
+        if check.table is not None:
+            details = Table(*check.table.columns, title=check.name)
+            for row in check.table.to_numpy().tolist():
+                details.add_row(*row)
+            console.print(details)
     console.print(f"wrote {out}/report.md and one figure per check")
     if not all(check.passed for check in checks):
         raise typer.Exit(1)

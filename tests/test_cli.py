@@ -160,6 +160,10 @@ def test_validate_prints_the_table_writes_report_and_figure_and_exits_by_verdict
     assert "Holmstrom" in result.output and "pass" in result.output
     report = (out / "report.md").read_text()
     assert "| Multitask incentives |" in report and "pass" in report
+    # both curves, model and closed form, for 5 prices x 2 substitution values, printed and written
+    curves = [line for line in report.splitlines() if line.startswith(("| 0 |", "| 0.5 |"))]
+    assert len(curves) == 10
+    assert "measured: closed form" in result.output and "unmeasured: model" in result.output
     assert (out / "multitask_incentives.png").stat().st_size > 10_000
     unknown = invoke("validate", "--only", "nonsense", "--out", tmp_path / "x")
     assert unknown.exit_code == 2 and "no such check" in unknown.output and not (tmp_path / "x").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.experiments.output import markdown_table
 from sim.experiments.statistics import CONFIDENCE
 from sim.experiments.sweep import (
     MORRIS_LEVELS,
@@ -109,9 +110,7 @@ def markdown(table: pd.DataFrame, spec: SweepSpec, n_runs: int) -> str:
              f"{spec.sweep.seed}). A value's +- is the half-width of SALib's {CONFIDENCE:.0%} bootstrap "
              f"confidence interval ({RESAMPLES} resamples).", ""]
     head = [c for c in table.columns if not c.endswith("_conf")]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(row, c) for c in head) + " |")
+    lines += markdown_table(head, [[cell(row, c) for c in head] for _, row in table.iterrows()])
     return "\n".join(lines) + "\n"
 
 

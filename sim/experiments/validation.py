@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.compare import compare
+from sim.experiments.output import markdown_table
 from sim.experiments.runs import replicate_seeds
 from sim.experiments.statistics import mean_ci
 from sim.model import CommissioningModel
@@ -53,6 +54,7 @@ class Check:
     source: str
     findings: list[Finding]
     data: dict[str, Any] = field(default_factory=dict)
+    table: pd.DataFrame | None = None  # numbers the check prints beside its findings, formatted
 
     @property
     def passed(self) -> bool:
@@ -304,7 +306,21 @@ def multitask(reps: int, seed: int, months: int = 3) -> Check:
     return Check("Multitask incentives",
                  "Paying on one measured task raises effort there and, where tasks substitute, "
                  "lowers it on the unmeasured ones: t1 = t + a/(c(1-d^2)), t2 = t - d a/(c(1-d^2))",
-                 "Holmstrom and Milgrom 1991 (JLEO 7)", findings, {"table": table})
+                 "Holmstrom and Milgrom 1991 (JLEO 7)", findings, {"table": table},
+                 _multitask_curves(table))
+
+
+def _multitask_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Both curves, model and closed form, per setting: mean effort per served case-month."""
+    curves = table.groupby(["substitution", "price"]).agg(
+        cases=("a", "size"), a=("a", "mean"), measured=("measured", "mean"),
+        hm_measured=("hm_measured", "mean"), unmeasured=("unmeasured", "mean"),
+        hm_unmeasured=("hm_unmeasured", "mean")).reset_index()
+    formats = {"substitution": "{:g}", "price": "{:,.0f}", "cases": "{:d}", "a": "{:,.1f}"}
+    curves = curves.apply(lambda column: column.map(formats.get(column.name, "{:.4f}").format))
+    return curves.set_axis(["d", "price (GBP)", "cases", "mean a (GBP)", "measured: model",
+                            "measured: closed form", "unmeasured: model",
+                            "unmeasured: closed form"], axis=1)
 
 
 def _multitask_efforts(scenario: Scenario, seed, months: int) -> list[dict]:
@@ -546,16 +562,18 @@ def report(checks: list[Check], reps: int, seed: int) -> str:
     lines = ["# Validation results", "",
              f"{reps} paired replicates per arm, base seed {seed}; effects are means with 95% "
              "confidence intervals over replicates. Made by `commsim validate`.", "",
-             "| check | finding | effect [95% CI] | rule | verdict |", "|---|---|---|---|---|"]
-    for check in checks:
-        for f in check.findings:
-            lines.append(f"| {check.name} | {f.claim} | {f.effect()} | {f.rule} | "
-                         f"{'pass' if f.passed else 'FAIL'} |")
+             *markdown_table(["check", "finding", "effect [95% CI]", "rule", "verdict"],
+                             [[check.name, f.claim, f.effect(), f.rule,
+                               "pass" if f.passed else "FAIL"]
+                              for check in checks for f in check.findings])]
     for check in checks:
         lines += ["", f"## {check.name}", "", f"**Literature.** {check.literature} "
                   f"({check.source}).", ""]
         for f in check.findings:
             lines.append(f"- {'PASS' if f.passed else 'FAIL'}: {f.claim}. Measured: {f.measured}: "
                          f"{f.effect()}; rule: {f.rule}.")
+        if check.table is not None:
+            lines += ["", *markdown_table(list(check.table.columns),
+                                          check.table.to_numpy().tolist())]
         lines += ["", f"![{check.name}]({slug(check.name)}.png)"]
     return "\n".join(lines) + "\n"
