@@ -18,22 +18,21 @@ import numpy as np
 M, K, N, T, REPLICATES = 8, 5, 20, 120, 400
 
 
-def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0, first: int = 2) -> np.ndarray:
-    """Each replicate's regret per learner, months first..T: the best arm's mean minus the chosen one's."""
+def monthly_regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Regret per learner in each month (replicates x T): the best arm's mean minus the chosen one's."""
     rng = np.random.default_rng(seed)
     mu = rng.normal(0.0, tau, (REPLICATES, K))
     posteriors = 1 if pooled else M
     precision = np.full((REPLICATES, posteriors, K), tau ** -2)
     weighted = np.zeros((REPLICATES, posteriors, K))  # precision-weighted sum of observations
     whose = np.zeros(M, int) if pooled else np.arange(M)
-    total = np.zeros(REPLICATES)
+    out = np.zeros((REPLICATES, T))
     for month in range(T):
         mean, sd = weighted / precision, precision ** -0.5
         draw = mean[:, whose, None, :] + sd[:, whose, None, :] * rng.standard_normal((REPLICATES, M, N, K))
         choice = draw.argmax(-1)
         chosen = mu[np.arange(REPLICATES)[:, None, None], choice]
-        if month + 1 >= first:
-            total += (mu.max(1)[:, None, None] - chosen).sum((1, 2)) / M
+        out[:, month] = (mu.max(1)[:, None, None] - chosen).sum((1, 2)) / M
         seen = np.eye(K)[choice]
         count = seen.sum(2)
         summed = (seen * (chosen + sigma * rng.standard_normal(chosen.shape))[..., None]).sum(2)
@@ -41,7 +40,12 @@ def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0, first: i
             count, summed = count.sum(1, keepdims=True), summed.sum(1, keepdims=True)
         precision += count / sigma ** 2
         weighted += summed / sigma ** 2
-    return total
+    return out
+
+
+def regret(pooled: bool, sigma: float, tau: float = 1.0, seed: int = 0, first: int = 2) -> np.ndarray:
+    """Each replicate's regret per learner, months first..T."""
+    return monthly_regret(pooled, sigma, tau, seed)[:, first - 1:].sum(1)
 
 
 def ratio_ci(pooled: np.ndarray, alone: np.ndarray, seed: int = 1) -> tuple[float, float, float]:

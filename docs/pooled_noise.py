@@ -9,7 +9,15 @@ tables and draws docs/validation/pooled_noise.png. Hollow markers in the model's
 does not grow about logarithmically at that level (the check's second finding: R-squared on
 log(month) above 0.9 and above that on month, in both arms); the textbook's growth is not measured.
 
-Usage: .venv/bin/python docs/pooled_noise.py   (about three minutes on two cores)
+Then it matches the two settings seed by seed. The noise of the model's observations cannot be
+put on the textbook's scale directly (they are monthly changes of several needs, weighted by
+effort, and each choice is observed for months), so the match is on behaviour: the textbook noise
+at which lone learners accrue the same share of their regret (months 2-120) by month 12 as the
+model's isolated providers do. The textbook's pooled / isolated ratio at that noise is what
+collaborative Thompson sampling gives for learners who learn as fast; the model's ratio is set
+beside it (docs/validation/pooled_matched.png), and the match is repeated at months 6 and 24.
+
+Usage: .venv/bin/python docs/pooled_noise.py   (about four minutes)
 """
 
 from pathlib import Path
@@ -19,12 +27,16 @@ import numpy as np
 import pooled_bandit_reference as textbook
 
 from sim.experiments.statistics import mean_ci
-from sim.experiments.validation import POOL_SIZE, pooling_by_noise
+from sim.experiments.validation import MONTHS, POOL_SIZE, pooled_runs, pooling_by_noise, regret_ratio
 
 MODEL_NOISE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32]
 TEXTBOOK_NOISE = [0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0]
 REPS, SEED = 10, 0
+SEEDS = [0, 1, 2, 3, 4]
+MATCH_BY = [12, 6, 24]  # months by which the isolated arm's share of regret is matched; first is shown
+TEXTBOOK_GRID = np.geomspace(0.05, 30.0, 17)
 FIGURE = Path(__file__).parent / "validation" / "pooled_noise.png"
+MATCHED_FIGURE = Path(__file__).parent / "validation" / "pooled_matched.png"
 
 
 def model_table():
@@ -45,6 +57,73 @@ def textbook_table():
         rows.append((sigma, mean, low, high, False))  # growth not measured
         print(f"sigma / tau {sigma:<5}: pooled / isolated {mean:.3f} [{low:.3f}, {high:.3f}]")
     return rows
+
+
+def early_share(cumulative: np.ndarray, by: int) -> float:
+    """Share of the regret of months 2..T accrued by month ``by`` (``cumulative[m]``: through month m)."""
+    return float((cumulative[by] - cumulative[1]) / (cumulative[-1] - cumulative[1]))
+
+
+def textbook_cumulative(sigma: float, seed: int = 0) -> np.ndarray:
+    """Mean cumulative regret of the textbook's lone learners, indexed by month (0..T)."""
+    return np.concatenate([[0.0], textbook.monthly_regret(False, sigma, seed=seed).mean(0).cumsum()])
+
+
+def matched_noise(share: float, by: int, grid_shares: dict[int, np.ndarray]) -> float:
+    """The textbook noise at which lone learners accrue ``share`` of their regret by month ``by``.
+
+    The share falls as noise rises (learning takes longer), so log-noise is interpolated on it.
+    """
+    shares = grid_shares[by]
+    return float(np.exp(np.interp(share, shares[::-1], np.log(TEXTBOOK_GRID)[::-1])))
+
+
+def matched_table():
+    cumulative = [textbook_cumulative(sigma) for sigma in TEXTBOOK_GRID]
+    grid_shares = {by: np.array([early_share(c, by) for c in cumulative]) for by in MATCH_BY}
+    rows = []
+    for seed in SEEDS:
+        runs = pooled_runs(REPS, seed, MONTHS)
+        isolated = runs[runs["regime"] == "isolated"].groupby("month")["provider_regret"].mean()
+        model = mean_ci(regret_ratio(runs, MONTHS))
+        matched = []
+        for by in MATCH_BY:
+            share = early_share(isolated.to_numpy(), by)
+            sigma = matched_noise(share, by, grid_shares)
+            ratio = textbook.ratio_ci(textbook.regret(True, sigma, seed=seed + 1),
+                                      textbook.regret(False, sigma, seed=seed + 1))
+            matched.append((by, share, sigma, ratio))
+        rows.append((seed, model, matched))
+        by, share, sigma, (mean, low, high) = matched[0]
+        others = "; ".join(f"matched by month {b}: {r[0]:.3f}" for b, _, _, r in matched[1:])
+        print(f"seed {seed}: model {model[0]:.3f} [{model[1]:.3f}, {model[2]:.3f}]; isolated share "
+              f"by month {by} {share:.3f} -> textbook noise {sigma:.2f}: {mean:.3f} [{low:.3f}, "
+              f"{high:.3f}] ({others})")
+    return rows
+
+
+def draw_matched(rows) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4.3))
+    seeds = np.array([seed for seed, _, _ in rows])
+    for offset, label, values in (
+            (-0.1, "model (t 95% CI over replicates)", [model for _, model, _ in rows]),
+            (0.1, f"textbook at the matched noise (bootstrap 95% CI, {textbook.REPLICATES} "
+                  "replicates)", [matched[0][3] for _, _, matched in rows])):
+        mean, low, high = (np.array(c) for c in zip(*values, strict=True))
+        ax.errorbar(seeds + offset, mean, [mean - low, high - mean], fmt="o", capsize=3, label=label)
+    ax.axhspan(1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE), color="grey", alpha=0.15,
+               label=f"1/M to 1/sqrt(M), M = {POOL_SIZE}")
+    ax.set_xticks(seeds)
+    ax.set_xlabel("base seed (a different world)")
+    ax.set_ylabel("pooled / isolated regret at month 120")
+    ax.set_title(f"Model against textbook Thompson sampling whose lone learners learn as fast\n"
+                 f"(same share of regret by month {MATCH_BY[0]})", fontsize=10)
+    ax.set_ylim(0, 0.4)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(MATCHED_FIGURE, dpi=110)
+    plt.close(fig)
+    print(f"wrote {MATCHED_FIGURE}")
 
 
 def draw(ax, rows, xlabel: str, title: str) -> None:
@@ -77,7 +156,11 @@ def main() -> None:
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(FIGURE, dpi=110)
+    plt.close(fig)
     print(f"wrote {FIGURE}")
+    print(f"Matched, seed by seed ({REPS} paired replicates of the model; textbook noise matched on "
+          f"the lone learners' share of regret by month {MATCH_BY[0]})")
+    draw_matched(matched_table())
 
 
 if __name__ == "__main__":
