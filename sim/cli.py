@@ -162,7 +162,12 @@ def summary_rows(levels, differences, measures, regimes) -> tuple[list[str], lis
 
 def show_summary(levels, differences, measures, regimes, reps) -> None:
     head, rows = summary_rows(levels, differences, measures, regimes)
-    table = Table(*head, title=f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
+    show_table(head, rows, f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
+
+
+def show_table(head: list[str], rows, title: str) -> None:
+    """Print a table of already formatted cells: the console's twin of ``markdown_table``."""
+    table = Table(*head, title=title)
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -218,10 +223,7 @@ def validate(
     console.print(table)
     for check in checks:
         if check.table is not None:
-            details = Table(*check.table.columns, title=check.name)
-            for row in check.table.to_numpy().tolist():
-                details.add_row(*row)
-            console.print(details)
+            show_table(list(check.table.columns), check.table.to_numpy().tolist(), check.name)
     console.print(f"wrote {out}/report.md and one figure per check")
     if not all(check.passed for check in checks):
         raise typer.Exit(1)
@@ -301,11 +303,9 @@ def sensitivity(
         (stage / "indices.md").write_text(sa.markdown(table, parsed, counts["runs"]))
         plot_sensitivity(table, parsed.sweep.design, stage / "sensitivity.png")
     head = [c for c in table.columns if not c.endswith("_conf")]
-    shown = Table(*head, title=f"{parsed.sweep.design} indices; +- half-width of SALib's 95% "
-                               "bootstrap interval (replicates averaged per design point)")
-    for _, row in table.iterrows():
-        shown.add_row(*(sa.cell(row, c) for c in head))
-    console.print(shown)
+    show_table(head, ([sa.cell(row, c) for c in head] for _, row in table.iterrows()),
+               f"{parsed.sweep.design} indices; +- half-width of SALib's 95% bootstrap interval "
+               "(replicates averaged per design point)")
     console.print(f"wrote {out}/indices.csv, indices.md, sensitivity.png")
 
 
@@ -348,13 +348,11 @@ def analyse(
         paired = bool(found.differences["paired"].all())
         interval, how = (("95% CI", "paired by replicate: common random numbers") if paired
                          else ("95% Welch CI", "unpaired: every run has its own seed"))
-        shown = Table("regime", *found.factors, "measure", f"difference [{interval}]", "runs",
-                      title=f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
-        for _, row in found.differences.iterrows():
-            shown.add_row(row["regime"], *(str(row[f]) for f in found.factors),
-                          row["measure"], _fmt(row["difference"], row["ci_low"], row["ci_high"]),
-                          f"{row['n']} vs {row['n_baseline']}")
-        console.print(shown)
+        show_table(["regime", *found.factors, "measure", f"difference [{interval}]", "runs"],
+                   ([row["regime"], *(str(row[f]) for f in found.factors), row["measure"],
+                     _fmt(row["difference"], row["ci_low"], row["ci_high"]),
+                     f"{row['n']} vs {row['n_baseline']}"] for _, row in found.differences.iterrows()),
+                   f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
     console.print(f"wrote {out}/{', '.join(written)}")
 
 
