@@ -64,7 +64,7 @@ def textbook_table():
     rows = []
     for sigma in TEXTBOOK_NOISE:
         monthly = {arm: textbook.monthly_regret(arm == "pooled", sigma) for arm in ("pooled", "isolated")}
-        mean, low, high = textbook.ratio_ci(*(m[:, 1:].sum(1) for m in monthly.values()))
+        mean, low, high = textbook.ratio_ci(*(textbook.totals(m) for m in monthly.values()))
         log_growth = grows_logarithmically(regret_growth(as_runs(monthly)))
         rows.append((sigma, mean, low, high, not log_growth))
         print(f"sigma / tau {sigma:<5}: pooled / isolated {mean:.3f} [{low:.3f}, {high:.3f}]; "
@@ -75,18 +75,13 @@ def textbook_table():
 def as_runs(monthly: dict[str, np.ndarray]) -> pd.DataFrame:
     """The textbook's mean cumulative regret per arm and month, shaped like the model's runs."""
     return pd.concat([pd.DataFrame({"regime": arm, "month": np.arange(textbook.T + 1),
-                                    "provider_regret": np.concatenate([[0.0], m.mean(0).cumsum()])})
+                                    "provider_regret": textbook.cumulative(m)})
                       for arm, m in monthly.items()], ignore_index=True)
 
 
 def early_share(cumulative: np.ndarray, by: int) -> float:
     """Share of the regret of months 2..T accrued by month ``by`` (``cumulative[m]``: through month m)."""
     return float((cumulative[by] - cumulative[1]) / (cumulative[-1] - cumulative[1]))
-
-
-def textbook_cumulative(sigma: float, seed: int = 0) -> np.ndarray:
-    """Mean cumulative regret of the textbook's lone learners, indexed by month (0..T)."""
-    return np.concatenate([[0.0], textbook.monthly_regret(False, sigma, seed=seed).mean(0).cumsum()])
 
 
 def matched_noise(share: float, by: int, grid_shares: dict[int, np.ndarray]) -> float:
@@ -99,7 +94,7 @@ def matched_noise(share: float, by: int, grid_shares: dict[int, np.ndarray]) -> 
 
 
 def matched_table():
-    cumulative = [textbook_cumulative(sigma) for sigma in TEXTBOOK_GRID]
+    cumulative = [textbook.cumulative(textbook.monthly_regret(False, sigma)) for sigma in TEXTBOOK_GRID]
     grid_shares = {by: np.array([early_share(c, by) for c in cumulative]) for by in MATCH_BY}
     rows = []
     for seed in SEEDS:
