@@ -101,6 +101,7 @@ class CommissioningModel(mesa.Model):
         self.voice_sum = np.zeros((n_slots, w.n_segments, w.n_domains))
         self.voice_n = np.zeros((n_slots, w.n_segments))
         self.regret = np.zeros(n_slots)          # cumulative regret of each provider's choices
+        self.refused_by_slot = np.zeros((n_slots, w.n_segments), np.int64)  # this month's refusals
         self.slots: list[Provider | None] = [None] * n_slots
         for slot in range(n_slots):
             self.enter(slot)
@@ -134,6 +135,7 @@ class CommissioningModel(mesa.Model):
              "gain", "spend"], 0.0)
         for provider in self.providers:
             provider.sanctioned = False
+        self.refused_by_slot[:] = 0
         self.world.drift()
         self.forget(self.scenario_config.providers.forgetting)
         self.arrive(self.world.arrivals())
@@ -203,6 +205,29 @@ class CommissioningModel(mesa.Model):
         self.counts["unserved"] += np.count_nonzero(unserved)
         pop.keep(~(resolved | timed_out | unserved))
         self._caseloads = None
+
+    def caseload_picture(self) -> pd.DataFrame:
+        """Who is where now, by provider slot and segment: served, parked, refused this month.
+
+        One row per (slot, segment) with the counts ``served`` (in service, not parked), ``parked``
+        and ``refused`` (referrals this slot turned away this month), and one row per segment with
+        slot -1 for the queue (``waiting``). For inspection and the dashboard; never used in a step.
+        """
+        pop, n_seg, n_slots = self.population, self.world.n_segments, len(self.slots)
+        case = pop.in_service
+        cell = np.where(case, pop.provider, 0) * n_seg + pop.segment
+
+        def count(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(cell[mask], minlength=n_slots * n_seg)
+
+        slots = pd.DataFrame({
+            "slot": np.repeat(np.arange(n_slots), n_seg), "segment": np.tile(np.arange(n_seg), n_slots),
+            "served": count(case & ~pop.parked), "parked": count(case & pop.parked),
+            "refused": self.refused_by_slot.ravel(), "waiting": 0})
+        queue = pd.DataFrame({"slot": -1, "segment": np.arange(n_seg), "served": 0, "parked": 0,
+                              "refused": 0,
+                              "waiting": np.bincount(pop.segment[pop.waiting], minlength=n_seg)})
+        return pd.concat([slots, queue], ignore_index=True)
 
     @property
     def citizens(self) -> mesa.agentset.AgentSet:
@@ -343,7 +368,7 @@ class CommissioningModel(mesa.Model):
         ranked_ok = (rank < np.repeat(free, counts)) & (value[order_in_group] >= 0)
         accept = np.zeros(len(rows), bool)
         accept[order_in_group[ranked_ok]] = True
-        self.refuse(rows[~accept])
+        self.refuse(rows[~accept], np.array([p.slot for p in takers])[owner[~accept]])
         self._assign_many(rows[accept], owner[accept], takers,
                           np.bincount(owner[accept], minlength=len(takers)))
 
@@ -361,8 +386,12 @@ class CommissioningModel(mesa.Model):
         for provider, n in zip(takers, counts.tolist(), strict=True):
             provider.contract_cases += n
 
-    def refuse(self, rows: np.ndarray) -> None:
+    def refuse(self, rows: np.ndarray, slots: np.ndarray) -> None:
+        """Referrals ``rows`` refused, each by the provider in ``slots``."""
         self.population.refusals[rows] += 1
+        self.refused_by_slot += np.bincount(slots * self.world.n_segments + self.population.segment[rows],
+                                            minlength=self.refused_by_slot.size
+                                            ).reshape(self.refused_by_slot.shape)
         self.month_log["refused"] += len(rows)
         self.month_log["refused_hardest"] += np.count_nonzero(
             self.population.segment[rows] == self.hardest)

@@ -8,9 +8,72 @@ object holds the levers as they are now, flat: ``regime.forum_interval``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.scenario import DOMAINS, Scenario
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One of the seven principles of the GO Lab / Collaborate CIC note, as scenario fields.
+
+    Attributes:
+        number: the principle's number in the note (1-7).
+        principle: its name.
+        summary: the principle in one line, in the note's words.
+        fields: the scenario fields (dotted paths) that set it.
+    """
+
+    number: int
+    principle: str
+    summary: str
+    fields: tuple[str, ...]
+
+
+LEVERS = (
+    Lever(1, "Start with a systems perspective",
+          "Broaden the lens to the many factors and actors, including the perspective of the people "
+          "who access support.",
+          ("regime.data_coverage", "regime.citizen_voice", "regime.voice_check")),
+    Lever(2, "Build shared purpose",
+          "Give direction through purpose rather than restrictive targets, built together on lasting "
+          "trusting relationships.",
+          ("regime.shared_purpose",)),
+    Lever(3, "Enable informed judgements",
+          "Use feedback and learning to build the expertise of funders, practitioners, service users "
+          "and citizens.",
+          ("regime.forum_interval", "regime.forum_commissioner", "regime.forum_citizens",
+           "regime.share_threshold")),
+    Lever(4, "Develop legitimate measures",
+          "Measure what all key stakeholders need and value, with transparency and equal "
+          "responsibility between funders and providers.",
+          ("regime.measure", "regime.measured_domain", "regime.measure_threshold",
+           "regime.payment.shared_risk")),
+    Lever(5, "Review goals",
+          "Be prepared to change goals and how success is measured as the system learns.",
+          ("regime.review_interval", "regime.review_rate")),
+    Lever(6, "Take a context-led approach",
+          "Fit accountability to how uncertain cause and effect are and how much control providers "
+          "have over outcomes (Ebrahim).",
+          ("regime.context_led",)),
+    Lever(7, "Take a nuanced approach to evidence",
+          "Build on what is known while recognising its limits; share data openly.",
+          ("regime.prior_weight", "regime.open_data")),
+)
+"""The seven levers, in the note's order."""
+
+PAYMENT_AND_MARKET = (
+    "regime.payment.model", "regime.payment.outcome_price", "regime.payment.improvement_price",
+    "regime.payment.differential_prices", "regime.payment.price_ratio_hardest",
+    "regime.payment.attachment_fee", "regime.payment.fee_per_month", "regime.payment.grant_per_place",
+    "regime.payment.selection_allowed", "regime.payment.budget_per_month",
+    "regime.payment.allow_overspend", "regime.payment.audit_rate", "regime.payment.clawback",
+    "regime.league_tables", "regime.contract_months", "regime.retender_rule",
+    "regime.referrals_per_place", "regime.replace_share",
+)
+"""The payment model, its terms and the market rules: the fields of a regime that are not a lever."""
 
 # Ebrahim (2019): the performance system that fits each combination of uncertainty about cause and
 # effect and control over outcomes (narrow = low control, broad = high control).

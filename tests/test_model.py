@@ -405,3 +405,15 @@ def test_exploring_effort_follows_the_months_draw():
     assert (model.population.effort > 0).any()
     calm = run(scenario.with_overrides({"explore": False}), seed=2, months=3)
     assert calm._hypothesis is calm._mean
+
+
+def test_caseload_picture_counts_every_active_citizen_and_this_months_refusals():
+    model = run(small("target_driven"), seed=2, months=4)
+    picture = model.caseload_picture()
+    pop = model.population
+    assert picture[["served", "parked", "waiting"]].to_numpy().sum() == len(pop)
+    by_slot = picture[picture.slot >= 0].groupby("slot")[["served", "parked"]].sum().sum(axis=1)
+    assert by_slot.to_dict() == {s: int((pop.provider[pop.in_service] == s).sum()) for s in by_slot.index}
+    assert picture["refused"].sum() == model.measures["refused"]
+    hardest = picture[picture.segment == model.hardest]["refused"].sum()
+    assert hardest == model.measures["refused_hardest"]
