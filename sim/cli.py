@@ -14,16 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sim.scenario import (
-    Scenario,
-    ScenarioError,
-    allowed,
-    field_paths,
-    load,
-    preset_description,
-    preset_paths,
-    unit,
-)
+from sim.presets import load, preset_description, preset_paths
+from sim.scenario import Scenario, ScenarioError, allowed, field_paths, unit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate how public services are commissioned under different "
@@ -198,17 +190,14 @@ def validate(
     """Check the model against the published patterns; exit 1 if any finding fails."""
     from sim.experiments.output import staged
     from sim.experiments.validation import CHECKS, plot_check, report, slug
+    from sim.experiments.validation import validate as run_checks
 
     unknown = sorted(set(only or []) - set(CHECKS))
     if unknown:
         raise ScenarioError(f"--only {unknown[0]!r}: no such check; allowed: one of "
                             f"{', '.join(CHECKS)}")
-    names = only or list(CHECKS)
-    checks = []
     with console.status("validating") as status:
-        for name in names:
-            status.update(f"validating: {name}")
-            checks.append(CHECKS[name](reps, seed))
+        checks = run_checks(reps, seed, only, on_check=lambda name: status.update(f"validating: {name}"))
     with staged(out) as stage:
         for check in checks:
             plot_check(check, stage / f"{slug(check.name)}.png")

@@ -1,5 +1,8 @@
-"""Figures: one run over time, regimes compared with mean lines and 95% bands, and sweeps (sensitivity
-indices, heatmaps over a grid, lines over one parameter).
+"""Figures: one run over time, regimes compared with mean lines and 95% bands, sweeps (sensitivity
+indices, heatmaps over a grid, lines over one parameter) and the validation checks' figures.
+
+Figures sit on top of the model and the experiments: this module imports neither (only the
+statistics it draws), so experiments can hand it their data.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from sim.experiments.statistics import CONFIDENCE  # noqa: E402
+from sim.statistics import CONFIDENCE  # noqa: E402
 
 LABELS = {
     "mean_wellbeing": "Mean true wellbeing",
@@ -247,3 +251,75 @@ def plot_sensitivity(table: pd.DataFrame, design: str, path: str | Path | None =
     fig.suptitle(f"{'Sobol indices' if design == 'sobol' else 'Morris screening'}; "
                  f"error bars: SALib's {CONFIDENCE:.0%} bootstrap intervals")
     return _finish(fig, path)
+
+
+# --- validation figures ---------------------------------------------------------------------------
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
+    """Lay out ``fig``, write it to ``path`` and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def plot_arm_panels(panels: list[tuple[pd.DataFrame, str]]):
+    """A panel per (runs, measure): each arm's mean over replicates with its 95% band, over time."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (frame, measure) in zip(axes[0], panels, strict=True):
+        for arm, band in bands(frame, measure).groupby("regime", sort=False):
+            ax.plot(band["month"], band["mean"], label=arm)
+            ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+        ax.set_title(measure)
+        ax.set_xlabel("month")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_multitask(table: pd.DataFrame):
+    """Each served case's effort on the measured and an unmeasured domain against its payment
+    weight ``a``, with the Holmstrom-Milgrom closed form as black lines.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for d, group in table.groupby("substitution"):
+        group = group.sort_values("a")
+        ax.scatter(group["a"], group["measured"], s=6, label=f"model, measured (d={d:g})")
+        ax.scatter(group["a"], group["unmeasured"], s=6, label=f"model, unmeasured (d={d:g})")
+        ax.plot(group["a"], group["hm_measured"], "k-", lw=0.8)
+        ax.plot(group["a"], group["hm_unmeasured"], "k--", lw=0.8)
+    ax.set_xlabel("payment per unit effort on the measured domain, a (GBP)")
+    ax.set_ylabel("effort per case-month")
+    ax.set_title("Effort against the closed form (black lines)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_pooled(runs: pd.DataFrame, pool_size: int):
+    """Pooled against isolated learners: cumulative regret after month 1 with 95% bands, and the
+    ratio of the two per replicate against the range 1/M to 1/sqrt(M).
+    """
+    runs = runs[runs["month"] >= 1]
+    after = runs.assign(regret=runs["provider_regret"] - runs.groupby(
+        ["regime", "replicate"])["provider_regret"].transform("first"))
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for arm, band in bands(after, "regret").groupby("regime", sort=False):
+        ax.plot(band["month"], band["mean"], label=arm)
+        ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("month (log scale)")
+    ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")
+    ax.set_title("Regret, pooled against isolated learners (95% bands)")
+    ax.legend()
+    per_replicate = after[after["month"] >= 2].pivot(index=["month", "replicate"],
+                                                      columns="regime", values="regret")
+    ratio = (per_replicate["pooled"] / per_replicate["isolated"]).rename("ratio").reset_index()
+    band = bands(ratio.assign(regime="pooled / isolated"), "ratio")
+    ax_ratio.plot(band["month"], band["mean"], label="pooled / isolated")
+    ax_ratio.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+    ax_ratio.axhspan(1 / pool_size, 1 / np.sqrt(pool_size), color="grey", alpha=0.15,
+                     label=f"1/M to 1/sqrt(M), M = {pool_size}")
+    ax_ratio.set_xscale("log")
+    ax_ratio.set_xlabel("month (log scale)")
+    ax_ratio.set_ylabel("ratio of cumulative regret")
+    ax_ratio.set_title("Pooled over isolated regret, per replicate (95% band)")
+    ax_ratio.legend(fontsize=8)
+    return fig

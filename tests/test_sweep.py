@@ -187,7 +187,7 @@ def test_batches_are_sized_from_the_first_runs_cost_and_the_bar_shows_rate_and_t
         asked.append((run_seconds, n_runs, threads))
         return 3
 
-    monkeypatch.setattr(sw, "auto_batch_size", size_for)
+    monkeypatch.setattr(sw.runner, "auto_batch_size", size_for)
     store = tmp_path / "store"
     sw.run_sweep(spec_of(tiny, batch_size=None), store, workers=2, progress=True)
     [(run_seconds, n_runs, threads)] = asked  # sized once, from the first timed run

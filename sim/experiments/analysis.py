@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from sim.experiments.statistics import mean_ci, welch_difference
 from sim.experiments.sweep import SweepSpec
 from sim.scenario import ScenarioError
+from sim.statistics import mean_ci, welch_difference
 
 
 @dataclass

@@ -9,8 +9,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sim.experiments.runs import replicates
-from sim.experiments.statistics import levels, paired_differences, per_replicate
 from sim.scenario import Scenario
+from sim.statistics import levels, paired_differences, per_replicate
 
 # The measures a comparison reports first (all numeric measures are in the tables).
 KEY_MEASURES = [
