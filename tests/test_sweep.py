@@ -308,6 +308,20 @@ def test_cli_bad_spec_is_one_line_exit_2_nothing_written(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("content", "words"), [
+    ("[sweep]\nbase = ['caf\xe9']\n".encode("latin-1"), "not UTF-8"),
+    (b"[sweep\n", "malformed TOML"),
+])
+def test_cli_unreadable_spec_is_one_line_exit_2_nothing_written(tmp_path, content, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(content)
+    out = tmp_path / "store"
+    result = CliRunner().invoke(app, ["sweep", str(bad), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_cli_sweep_runs_and_resumes(tiny, tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(f'[sweep]\nbase = ["learning_oriented", "{tiny}"]\nsteps = 4\nseed = 1\n'
