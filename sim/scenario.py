@@ -19,6 +19,7 @@ the command line decides how to show it.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from typing import Any, Literal
 
@@ -383,3 +384,20 @@ def describe(err: ValidationError, hint: str = " (see `commsim fields` for the l
     if loc and "input" in first and not isinstance(value, dict):
         return f"{loc} = {value!r}: {msg}"
     return f"{loc}: {msg}" if loc else msg
+
+
+def field_label(path: str) -> str:
+    """A field's human name for tables and figures: its ``label`` where the schema gives one, else
+    the opening words of its description (without a "Lever N:" prefix).
+    """
+    info = field_paths().get(path)
+    if info is None:
+        return path
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("label"):
+        return extra["label"]
+    text = re.sub(r"^Lever \d+(, [^:]+)?: ", "", info.description).split(". ")[0].rstrip(".")
+    text = re.sub(r" \([^)]*\)$", "", text.split(": ")[0])
+    if len(text) > 48:
+        text = text[:48].rsplit(" ", 1)[0] + "..."
+    return text[0].upper() + text[1:]
