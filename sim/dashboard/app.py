@@ -34,6 +34,12 @@ SPEED = 200
 SEED_HELP = ("Both regimes face the world drawn from this seed: the same citizens, shocks and true "
              "effects. Another seed, another world.")
 
+STYLE = """
+.commsim-latest table { border-collapse: collapse; margin: 6px 0 10px; }
+.commsim-latest th, .commsim-latest td { padding: 2px 12px; border-bottom: 1px solid #ddd; }
+.commsim-latest td:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+
 Redesign = Callable[[Callable[[Design], Design]], None]
 """Applies a change to the design (it may raise ``ScenarioError``, leaving the design as it was)."""
 
@@ -81,6 +87,7 @@ def Dashboard(regime: str = "learning_oriented", context: str = "moderate",
         model.value.redesign(new)
         force_update()
 
+    solara.Style(STYLE)
     with solara.AppBar():
         solara.AppBarTitle("commsim: commissioning regimes side by side")
     with solara.Sidebar():
@@ -174,14 +181,16 @@ def Views(pair: Pair):
 def ViewPanel(view: views.View, pair: Pair):
     """One view: its month, its figure, its latest numbers and what it means."""
     counter = update_counter.get()  # Mesa's: bumped after every step and every change of design
+    canvas = solara.use_memo(lambda: views.Canvas(view, len(pair.runs)), [view.title, len(pair.runs)])
     with pair.lock:
-        figure = view.draw(pair)
+        figure = canvas.paint(pair)
         head, rows = views.latest(pair.results(), pair.labels(), view.numbers)
         month = pair.month
-    solara.Text(f"Month {month}", classes=["commsim-month"], style={"font-weight": "bold"})
-    solara.FigureMatplotlib(figure, format="png", dependencies=[counter, month, id(pair), view.title])
-    Markdown(markdown_table(head, rows), classes=["commsim-latest"])
-    solara.Text(view.what, style={"color": "#444"})
+    with solara.Column(classes=["commsim-view"]):
+        solara.Text(f"Month {month}", classes=["commsim-month"], style={"font-weight": "bold"})
+        solara.FigureMatplotlib(figure, format="png", dependencies=[counter, month, id(pair), view.title])
+        Markdown(markdown_table(head, rows), classes=["commsim-latest"])
+        solara.Text(view.what, style={"color": "#444"})
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
@@ -218,9 +227,14 @@ effects of each approach), so the difference between them, month by month, is th
 @solara.component
 def About():
     """The model in a few sentences, the seven principles, the views and where to read more."""
+    Markdown(about_text(), classes=["commsim-about"])
+
+
+def about_text() -> str:
+    """The About panel, in Markdown: the principles from ``LEVERS``, the views from ``VIEWS``."""
     principles = "\n".join(f"{lever.number}. **{lever.principle}**: {lever.summary}" for lever in LEVERS)
     meanings = "\n".join(f"- **{view.title}**: {view.what}" for view in views.VIEWS)
-    Markdown(f"""{ABOUT}
+    return f"""{ABOUT}
 ### The seven principles
 
 The levers follow the seven principles of the note on learning and accountability by GO Lab (the
@@ -240,7 +254,7 @@ grouped by them:
 - `docs/validation.md`: the model against the published patterns it must reproduce, with
   paired replicates and confidence intervals.
 - `commsim fields` lists every scenario field with its meaning and allowed range.
-""", classes=["commsim-about"])
+"""
 
 
 @solara.component

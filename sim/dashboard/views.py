@@ -1,8 +1,9 @@
-"""The dashboard's figures, drawn with matplotlib from the runs' per-month tables.
+"""The dashboard's figures, drawn with matplotlib from the runs.
 
-Each view is a function of the runs' results (and, for the system view, their caseloads) that
-returns a ``Figure``; the page shows it and redraws it as the months pass. They need no browser,
-so the tests call them directly too.
+A view says how many panels it needs and paints the runs into them. Its figure is made once
+(a ``Canvas``) and repainted after every step: making a figure and its axes anew costs more than
+drawing it, and the page redraws the open view every month. ``draw`` paints a view on a new
+figure, for use outside the page (the tests call it).
 """
 
 from __future__ import annotations
@@ -29,21 +30,81 @@ Results = Mapping[int, pd.DataFrame]
 Labels = Mapping[int, str]
 
 
-def figure(rows: int, cols: int, height: float = 2.6, sharex: bool = True) -> tuple[Figure, np.ndarray]:
-    """A figure of ``rows`` x ``cols`` panels, as a 2-D array of axes.
+@dataclass(frozen=True)
+class View:
+    """One tab of the page.
 
-    Fixed margins rather than a layout engine: laying out takes longer than drawing, and the page
-    redraws every figure on every step.
+    Attributes:
+        title: the tab's name.
+        what: what the view shows and how to read it, in a sentence or two.
+        panels: the grid of panels (rows, columns) for one or two regimes.
+        paint: draws the runs of a pair into those panels.
+        numbers: the measures whose latest values the view lists under its figure.
+        by_month: the panels share a month axis.
+        height: of a row of panels, in inches.
     """
-    fig = Figure(figsize=(11.0, height * rows + 0.5), dpi=72)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.5 / (height * rows + 0.5) + 0.06,
-                        top=1 - 0.35 / (height * rows + 0.5), wspace=0.25, hspace=0.5)
-    axes = fig.subplots(rows, cols, sharex=sharex, squeeze=False)
-    if sharex:
-        for ax in axes[-1]:
-            ax.set_xlabel("month")
-    return fig, axes
 
+    title: str
+    what: str
+    panels: Callable[[int], tuple[int, int]]
+    paint: Callable[[np.ndarray, Pair], None]
+    numbers: tuple[m.Measure, ...]
+    by_month: bool = True
+    height: float = 2.6
+
+
+class Canvas:
+    """A view's figure, made once and repainted as the months pass.
+
+    Args:
+        view: what to draw.
+        regimes: how many regimes run (1 or 2).
+    """
+
+    def __init__(self, view: View, regimes: int) -> None:
+        self.view = view
+        rows, cols = view.panels(regimes)
+        inches = view.height * rows + 0.5
+        self.figure = Figure(figsize=(11.0, inches), dpi=72)
+        # fixed margins rather than a layout engine: laying out takes longer than drawing
+        self.figure.subplots_adjust(left=0.07, right=0.99, bottom=0.5 / inches + 0.06,
+                                    top=1 - 0.35 / inches, wspace=0.25, hspace=0.5)
+        self.axes = self.figure.subplots(rows, cols, sharex=view.by_month, squeeze=False)
+        for ax in self.axes.flat:
+            ax.locator_params(nbins=4)  # small panels: fewer ticks read better and draw faster
+        if view.by_month:
+            for ax in self.axes[-1]:
+                ax.set_xlabel("month")
+
+    def paint(self, pair: Pair) -> Figure:
+        """The figure with the pair's runs as they are now."""
+        for legend in list(self.figure.legends):
+            legend.remove()
+        for ax in self.axes.flat:
+            clear(ax)
+        self.view.paint(self.axes, pair)
+        if self.view.by_month:  # at least a year, so that the first months do not fill the width
+            self.axes[0, 0].set_xlim(0, max(pair.month, 12))
+        return self.figure
+
+
+def clear(ax) -> None:
+    """Remove what a panel plots, keeping the panel (its axes, ticks and labels)."""
+    for container in list(ax.containers):
+        container.remove()
+    for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images]:
+        artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.relim()  # forget the old data's extent
+
+
+def draw(view: View, pair: Pair) -> Figure:
+    """A view of a pair's runs on a figure of its own."""
+    return Canvas(view, len(pair.runs)).paint(pair)
+
+
+# --- views over the months -------------------------------------------------------------------------
 
 def lines(ax, results: Results, labels: Labels, measure: m.Measure, **style) -> None:
     """One line per regime for one measure, in the regime's colour."""
@@ -57,58 +118,45 @@ def difference(results: Results, name: str) -> pd.Series:
     return results[1][name] - results[0][name]
 
 
-def side_by_side(results: Results, labels: Labels) -> Figure:
+def side_by_side(axes: np.ndarray, pair: Pair) -> None:
     """Both regimes on the key measures (top) and B minus A as the months pass (bottom)."""
-    pair = len(results) == 2
-    fig, axes = figure(2 if pair else 1, len(m.SIDE_BY_SIDE))
+    results, labels = pair.results(), pair.labels()
     for col, measure in enumerate(m.SIDE_BY_SIDE):
         lines(axes[0, col], results, labels, measure)
-        if pair:
+        if len(results) == 2:
             ax, diff, month = axes[1, col], difference(results, measure.name), results[0]["month"]
             ax.axhline(0.0, color="grey", lw=0.8)
             ax.fill_between(month, diff, 0.0, color=COLOURS[1], alpha=0.35, lw=0)
             ax.plot(month, diff, color=COLOURS[1], lw=1.2)
-            ax.set_title(f"B minus A: {measure.label}", fontsize=10)
-    axes[0, 0].legend(fontsize=8, loc="best")
-    return fig
+            ax.set_title(f"B − A: {measure.label}", fontsize=10)
+    axes[0, 0].legend(fontsize=8, loc="upper left")
 
 
-def per_regime(results: Results, labels: Labels, draw) -> Figure:
-    """One panel per regime, each drawn by ``draw(ax, df, colour)``, titled with its label."""
-    fig, axes = figure(1, len(results), height=3.0)
-    for ax, (side, df) in zip(axes[0], results.items(), strict=True):
-        draw(ax, df, COLOURS[side])
-        ax.set_title(labels[side], fontsize=10, color=COLOURS[side])
-        ax.legend(fontsize=8, loc="best")
-    return fig
+def per_regime(draw_one: Callable) -> Callable[[np.ndarray, Pair], None]:
+    """A painter of one panel per regime, each drawn by ``draw_one(ax, df, colour)``."""
+    def paint(axes: np.ndarray, pair: Pair) -> None:
+        labels = pair.labels()
+        for ax, (side, df) in zip(axes[0], pair.results().items(), strict=True):
+            draw_one(ax, df, COLOURS[side])
+            ax.set_title(labels[side], fontsize=10, color=COLOURS[side])
+            ax.legend(fontsize=8, loc="upper left")
+    return paint
 
 
-def band(ax, df: pd.DataFrame, upper: m.Measure, lower: m.Measure, colour: str, gap: str) -> None:
-    """Two measures as lines with the space between them shaded and named ``gap``."""
-    ax.plot(df["month"], df[upper.name], color=colour, lw=1.6, label=upper.label)
-    ax.plot(df["month"], df[lower.name], color=colour, lw=1.6, ls="--", label=lower.label)
-    ax.fill_between(df["month"], df[upper.name], df[lower.name], color=colour, alpha=0.2, lw=0,
-                    label=gap)
+def band(upper: m.Measure, lower: m.Measure, gap: str) -> Callable:
+    """Draws two measures as lines with the space between them shaded and named ``gap``."""
+    def draw_one(ax, df: pd.DataFrame, colour: str) -> None:
+        ax.plot(df["month"], df[upper.name], color=colour, lw=1.6, label=upper.label)
+        ax.plot(df["month"], df[lower.name], color=colour, lw=1.6, ls="--", label=lower.label)
+        ax.fill_between(df["month"], df[upper.name], df[lower.name], color=colour, alpha=0.2, lw=0,
+                        label=gap)
+    return draw_one
 
 
-def goodhart(results: Results, labels: Labels) -> Figure:
-    """The paid-for measure against the same threshold on true wellbeing: the gap is Goodhart's."""
-    return per_regime(results, labels, lambda ax, df, colour: band(
-        ax, df, m.MEASURE_VALUE, m.TRUE_OUTCOME, colour, "Goodhart gap"))
-
-
-def equity(results: Results, labels: Labels) -> Figure:
-    """Everyone's wellbeing against that of the hardest to help."""
-    return per_regime(results, labels, lambda ax, df, colour: band(
-        ax, df, m.MEAN_WELLBEING, m.HARDEST_WELLBEING, colour, "left behind"))
-
-
-def knowledge(results: Results, labels: Labels) -> Figure:
-    """What the commissioner, the providers and the system know (0 = random choice, 1 = oracle)."""
-    def draw(ax, df, colour):
-        for measure, style in zip(m.KNOWLEDGE, ("-", "--", ":"), strict=True):
-            ax.plot(df["month"], df[measure.name], color=colour, ls=style, lw=1.6, label=measure.label)
-    return per_regime(results, labels, draw)
+def knowledge(ax, df: pd.DataFrame, colour: str) -> None:
+    """The commissioner's, the providers' and the system's knowledge, one line style each."""
+    for measure, style in zip(m.KNOWLEDGE, ("-", "--", ":"), strict=True):
+        ax.plot(df["month"], df[measure.name], color=colour, ls=style, lw=1.6, label=measure.label)
 
 
 def cost_per_wellbeing(df: pd.DataFrame) -> pd.Series:
@@ -117,15 +165,14 @@ def cost_per_wellbeing(df: pd.DataFrame) -> pd.Series:
     return (df[m.SPEND_TOTAL.name] / gained).where(gained > 0)
 
 
-def money(results: Results, labels: Labels) -> Figure:
+def money(axes: np.ndarray, pair: Pair) -> None:
     """Spend each month, and what a unit of wellbeing gained has cost so far."""
-    fig, axes = figure(1, 2)
+    results, labels = pair.results(), pair.labels()
     lines(axes[0, 0], results, labels, m.SPEND)
     for side, df in results.items():
         axes[0, 1].plot(df["month"], cost_per_wellbeing(df), color=COLOURS[side], label=labels[side])
     axes[0, 1].set_title(m.COST_PER_WELLBEING, fontsize=10)
-    axes[0, 0].legend(fontsize=8, loc="best")
-    return fig
+    axes[0, 0].legend(fontsize=8, loc="upper left")
 
 
 def undetected(df: pd.DataFrame) -> pd.Series:
@@ -133,9 +180,9 @@ def undetected(df: pd.DataFrame) -> pd.Series:
     return df[m.FALSE_REPORTS.name] - df[m.DETECTED_GAMING.name]
 
 
-def market(results: Results, labels: Labels) -> Figure:
+def market(axes: np.ndarray, pair: Pair) -> None:
     """Providers and their turnover, their trust, and gaming detected and undetected."""
-    fig, axes = figure(1, 3)
+    results, labels = pair.results(), pair.labels()
     lines(axes[0, 0], results, labels, m.PROVIDERS)
     for side, df in results.items():
         turnover = df[m.REPLACED_TOTAL.name] + df[m.EXITS_TOTAL.name]
@@ -145,9 +192,10 @@ def market(results: Results, labels: Labels) -> Figure:
     axes[0, 0].set_title("providers (solid) and turnover so far (dashed)", fontsize=10)
     lines(axes[0, 1], results, labels, m.MEAN_TRUST)
     axes[0, 2].set_title("false reports: undetected (solid), detected (dashed)", fontsize=10)
-    axes[0, 1].legend(fontsize=8, loc="best")
-    return fig
+    axes[0, 1].legend(fontsize=8, loc="upper left")
 
+
+# --- the system now ------------------------------------------------------------------------------
 
 def caseloads(picture: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``caseload_picture()`` split: the providers' rows (slot x segment) and the queue's."""
@@ -155,17 +203,15 @@ def caseloads(picture: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return picture[~queue], picture[queue]
 
 
-def system(pictures: Mapping[int, pd.DataFrame], labels: Labels) -> Figure:
-    """Who is where this month, per regime: each provider's caseload by segment, served (solid) or
-    parked (on the books, not served: hatched); and, by segment, who was refused this month and
-    who waits. Creaming shows as light segments served while the hardest are parked or refused.
+def system(axes: np.ndarray, pair: Pair) -> None:
+    """Who is where this month, per regime: each provider's caseload by segment, served (solid)
+    or parked (hatched); and, by segment, who was refused this month and who waits.
     """
-    fig, axes = figure(len(pictures), 2, height=2.8, sharex=False)
-    segments = None
-    for row, (side, picture) in zip(axes, pictures.items(), strict=True):
-        slots, queue = caseloads(picture)
-        segments = np.sort(slots[m.CASELOAD_SEGMENT].unique())
+    labels = pair.labels()
+    for row, (side, run) in zip(axes, pair.runs.items(), strict=True):
+        segments = np.arange(run.world.n_segments)
         shades = SEGMENT_SHADES(np.linspace(0.25, 1.0, len(segments)))
+        slots, queue = caseloads(run.caseload_picture())
         provider_bars(row[0], slots, segments, shades)
         turned_away(row[1], slots, queue, segments)
         letter = labels[side].split(":")[0]
@@ -174,12 +220,10 @@ def system(pictures: Mapping[int, pd.DataFrame], labels: Labels) -> Figure:
         row[1].set_title(f"{letter}: refused this month and waiting, by segment", fontsize=10,
                          color=COLOURS[side])
     axes[0, 1].legend(fontsize=8, loc="upper left")
-    fig.legend(handles=[Patch(color=shade, label=f"segment {s}") for s, shade in zip(
-        segments, SEGMENT_SHADES(np.linspace(0.25, 1.0, len(segments))), strict=True)]
-        + [Patch(facecolor="white", edgecolor="black", hatch="///", label="parked")],
-        loc="upper center", ncols=len(segments) + 1, fontsize=8, frameon=False,
-        bbox_to_anchor=(0.3, 1.0))
-    return fig
+    key = [Patch(color=shade, label=f"segment {s}") for s, shade in zip(segments, shades, strict=True)]
+    key.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="parked"))
+    axes[0, 0].figure.legend(handles=key, loc="upper center", ncols=len(key), fontsize=8,
+                             frameon=False, bbox_to_anchor=(0.3, 1.0))
 
 
 def provider_bars(ax, slots: pd.DataFrame, segments: np.ndarray, shades: np.ndarray) -> None:
@@ -193,7 +237,7 @@ def provider_bars(ax, slots: pd.DataFrame, segments: np.ndarray, shades: np.ndar
             ax.barh(rows, counts, left=left, color=shade, hatch=hatch, edgecolor="white", lw=0.3)
             left += counts.to_numpy()
     ax.set_yticks(rows, [f"provider {slot + 1}" for slot in served.index], fontsize=7)
-    ax.invert_yaxis()
+    ax.yaxis.set_inverted(True)  # provider 1 at the top
     ax.set_xlabel("cases", fontsize=8)
 
 
@@ -209,31 +253,11 @@ def turned_away(ax, slots: pd.DataFrame, queue: pd.DataFrame, segments: np.ndarr
     ax.set_xlabel("segment (0 = lightest need, last = hardest to help)", fontsize=8)
 
 
-@dataclass(frozen=True)
-class View:
-    """One tab of the page.
+# --- the views, and their latest numbers ---------------------------------------------------------
 
-    Attributes:
-        title: the tab's name.
-        what: what the view shows and how to read it, in a sentence or two.
-        draw: the figure, from the pair of runs.
-        numbers: the measures whose latest values the view lists under its figure.
-    """
-
-    title: str
-    what: str
-    draw: Callable[[Pair], Figure]
-    numbers: tuple[m.Measure, ...]
-
-
-def of_results(view: Callable[[Results, Labels], Figure]) -> Callable[[Pair], Figure]:
-    """A view drawn from the runs' per-month tables."""
-    return lambda pair: view(pair.results(), pair.labels())
-
-
-def of_caseloads(pair: Pair) -> Figure:
-    """The system view, drawn from the runs' caseloads now."""
-    return system({side: run.caseload_picture() for side, run in pair.runs.items()}, pair.labels())
+def one_row(regimes: int) -> tuple[int, int]:
+    """A panel per regime, side by side."""
+    return 1, regimes
 
 
 VIEWS = (
@@ -241,35 +265,38 @@ VIEWS = (
          "The two regimes on the same citizens, shocks and true effects (common random numbers), "
          "month by month: wellbeing, the hardest to help, what the commissioner knows and the "
          "Goodhart gap (top), and B minus A (bottom), so any difference is the regimes' doing.",
-         of_results(side_by_side), m.SIDE_BY_SIDE),
+         lambda regimes: (regimes, len(m.SIDE_BY_SIDE)), side_by_side, m.SIDE_BY_SIDE),
     View("Measure and truth",
          "The share of cases meeting the paid-for measure as providers report it (solid), against "
          "the same threshold applied to true wellbeing (dashed). The shaded space between them is "
          "the Goodhart gap: what the measure claims and citizens do not get.",
-         of_results(goodhart), (m.MEASURE_VALUE, m.TRUE_OUTCOME, m.GOODHART_GAP)),
+         one_row, per_regime(band(m.MEASURE_VALUE, m.TRUE_OUTCOME, "Goodhart gap")),
+         (m.MEASURE_VALUE, m.TRUE_OUTCOME, m.GOODHART_GAP), height=3.0),
     View("Knowledge",
          "How well each actor knows what works for whom, as decision quality: 0 = no better than "
          "choosing at random, 1 = as good as knowing the truth. The system knows what its "
          "best-informed actor knows.",
-         of_results(knowledge), m.KNOWLEDGE),
+         one_row, per_regime(knowledge), m.KNOWLEDGE, height=3.0),
     View("Equity",
          "Everyone's mean wellbeing (solid) against that of the hardest-to-help segment (dashed); "
          "the shaded space is how far the hardest to help are left behind.",
-         of_results(equity), (m.MEAN_WELLBEING, m.HARDEST_WELLBEING, m.EQUITY_GAP)),
+         one_row, per_regime(band(m.MEAN_WELLBEING, m.HARDEST_WELLBEING, "left behind")),
+         (m.MEAN_WELLBEING, m.HARDEST_WELLBEING, m.EQUITY_GAP), height=3.0),
     View("Money",
          "What the commissioner pays each month, and what each unit of wellbeing gained has cost "
          "so far (spend so far over wellbeing gained so far).",
-         of_results(money), (m.SPEND, m.SPEND_TOTAL, m.WELLBEING_GAINED_TOTAL)),
+         lambda regimes: (1, 2), money, (m.SPEND, m.SPEND_TOTAL, m.WELLBEING_GAINED_TOTAL)),
     View("Market",
          "Providers holding contracts and their turnover (replaced at re-tendering or failed), "
          "their trust in the commissioner, and false outcome reports, detected and not.",
-         of_results(market), (m.PROVIDERS, m.REPLACED_TOTAL, m.EXITS_TOTAL, m.MEAN_TRUST,
-                              m.FALSE_REPORTS, m.DETECTED_GAMING)),
+         lambda regimes: (1, 3), market, (m.PROVIDERS, m.REPLACED_TOTAL, m.EXITS_TOTAL, m.MEAN_TRUST,
+                                          m.FALSE_REPORTS, m.DETECTED_GAMING)),
     View("The system now",
          "Who is where this month: each provider's caseload by segment, served or parked (on the "
          "books but not served), and, by segment, who was refused and who waits. Creaming shows as "
          "the light segments served while the hardest to help are parked, refused or left waiting.",
-         of_caseloads, (m.SERVED, m.PARKED, m.REFUSED, m.WAITING)),
+         lambda regimes: (regimes, 2), system, (m.SERVED, m.PARKED, m.REFUSED, m.WAITING),
+         by_month=False, height=2.8),
 )
 """The page's views, in the order of its tabs (the About panel follows them)."""
 
