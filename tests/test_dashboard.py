@@ -208,6 +208,7 @@ def test_cost_per_wellbeing_is_undefined_until_wellbeing_is_gained():
 def test_numbers_are_written_for_reading():
     assert views.number(247133.4) == "247,133" and views.number(0.51234) == "0.512"
     assert views.number(-0.0123, signed=True) == "-0.012" and views.number(0.2, signed=True) == "+0.200"
+    assert views.number(8.0) == "8" and views.number(-1.0, signed=True) == "-1" and views.number(0.0) == "0"
 
 
 def test_the_about_panel_has_the_principles_the_views_and_where_to_read_more():

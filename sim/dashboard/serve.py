@@ -77,6 +77,7 @@ def environment(regime: str, context: str, cache: Path) -> dict[str, str]:
     return {**os.environ,
             assets.CACHE_ENV: str(cache),
             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",  # no calls home from a workshop room
+            "SOLARA_THEME_SHOW_BANNER": "false",  # Solara's own banner sits over the views
             REGIME_ENV: regime, CONTEXT_ENV: context}
 
 

@@ -42,6 +42,7 @@ class View:
         numbers: the measures whose latest values the view lists under its figure.
         by_month: the panels share a month axis.
         height: of a row of panels, in inches.
+        top: room above the panels for their titles (and a key), in inches.
     """
 
     title: str
@@ -51,6 +52,7 @@ class View:
     numbers: tuple[m.Measure, ...]
     by_month: bool = True
     height: float = 2.6
+    top: float = 0.35
 
 
 class Canvas:
@@ -64,11 +66,11 @@ class Canvas:
     def __init__(self, view: View, regimes: int) -> None:
         self.view = view
         rows, cols = view.panels(regimes)
-        inches = view.height * rows + 0.5
+        inches = view.height * rows + view.top + 0.15
         self.figure = Figure(figsize=(11.0, inches), dpi=72)
         # fixed margins rather than a layout engine: laying out takes longer than drawing
         self.figure.subplots_adjust(left=0.07, right=0.99, bottom=0.5 / inches + 0.06,
-                                    top=1 - 0.35 / inches, wspace=0.25, hspace=0.5)
+                                    top=1 - view.top / inches, wspace=0.25, hspace=0.5)
         self.axes = self.figure.subplots(rows, cols, sharex=view.by_month, squeeze=False)
         for ax in self.axes.flat:
             ax.locator_params(nbins=4)  # small panels: fewer ticks read better and draw faster
@@ -189,9 +191,9 @@ def market(axes: np.ndarray, pair: Pair) -> None:
         axes[0, 0].plot(df["month"], turnover, color=COLOURS[side], ls="--")
         axes[0, 2].plot(df["month"], undetected(df), color=COLOURS[side])
         axes[0, 2].plot(df["month"], df[m.DETECTED_GAMING.name], color=COLOURS[side], ls="--")
-    axes[0, 0].set_title("providers (solid) and turnover so far (dashed)", fontsize=10)
+    axes[0, 0].set_title("providers (solid) and\nturnover so far (dashed)", fontsize=10)
     lines(axes[0, 1], results, labels, m.MEAN_TRUST)
-    axes[0, 2].set_title("false reports: undetected (solid), detected (dashed)", fontsize=10)
+    axes[0, 2].set_title("false reports this month:\nundetected (solid), detected (dashed)", fontsize=10)
     axes[0, 1].legend(fontsize=8, loc="upper left")
 
 
@@ -223,7 +225,7 @@ def system(axes: np.ndarray, pair: Pair) -> None:
     key = [Patch(color=shade, label=f"segment {s}") for s, shade in zip(segments, shades, strict=True)]
     key.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="parked"))
     axes[0, 0].figure.legend(handles=key, loc="upper center", ncols=len(key), fontsize=8,
-                             frameon=False, bbox_to_anchor=(0.3, 1.0))
+                             frameon=False, bbox_to_anchor=(0.5, 1.0))
 
 
 def provider_bars(ax, slots: pd.DataFrame, segments: np.ndarray, shades: np.ndarray) -> None:
@@ -290,13 +292,13 @@ VIEWS = (
          "Providers holding contracts and their turnover (replaced at re-tendering or failed), "
          "their trust in the commissioner, and false outcome reports, detected and not.",
          lambda regimes: (1, 3), market, (m.PROVIDERS, m.REPLACED_TOTAL, m.EXITS_TOTAL, m.MEAN_TRUST,
-                                          m.FALSE_REPORTS, m.DETECTED_GAMING)),
+                                          m.FALSE_REPORTS, m.DETECTED_GAMING), top=0.55),
     View("The system now",
          "Who is where this month: each provider's caseload by segment, served or parked (on the "
          "books but not served), and, by segment, who was refused and who waits. Creaming shows as "
          "the light segments served while the hardest to help are parked, refused or left waiting.",
          lambda regimes: (regimes, 2), system, (m.SERVED, m.PARKED, m.REFUSED, m.WAITING),
-         by_month=False, height=2.8),
+         by_month=False, height=2.8, top=0.6),
 )
 """The page's views, in the order of its tabs (the About panel follows them)."""
 
@@ -318,6 +320,7 @@ def latest(results: Results, labels: Labels,
 
 
 def number(value: float, signed: bool = False) -> str:
-    """A value as the page writes it: whole pounds and counts with separators, shares to 3 places."""
-    text = f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3f}"
+    """A value as the page writes it: counts and pounds whole, with separators; shares to 3 places."""
+    whole = abs(value) >= 100 or float(value).is_integer()
+    text = f"{value:+,.0f}" if whole else f"{value:+.3f}"
     return text if signed else text.removeprefix("+")
