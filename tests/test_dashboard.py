@@ -355,7 +355,7 @@ def test_a_busy_port_or_missing_assets_end_in_one_line(served, monkeypatch, tmp_
 # --- in Jupyter ----------------------------------------------------------------------------------
 
 def test_one_cell_shows_the_dashboard_in_jupyter():
-    nbclient = pytest.importorskip("nbclient", reason="the 'browser' extra is not installed")
+    import nbclient  # the 'browser' extra, which ./setup.sh installs
     import nbformat
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(

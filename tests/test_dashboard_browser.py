@@ -21,8 +21,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-
-playwright = pytest.importorskip("playwright.sync_api", reason="the 'browser' extra is not installed")
+from playwright.sync_api import sync_playwright  # the 'browser' extra, which ./setup.sh installs
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -82,7 +81,7 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, seconds: float = 
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's package 'chromium'")
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
@@ -224,6 +223,19 @@ def test_changing_a_lever_changes_the_running_model(dashboard):
     assert after[""][1] == "B: learning_oriented, 1 field changed"
     assert after[gap][1] != before[gap][1]  # B now pays on a threshold: another measure
     assert after[gap][0] == before[gap][0]  # A is untouched
+
+    dashboard.page.get_by_text("7. Take a nuanced approach to evidence").click()
+    weight = dashboard.page.get_by_label("prior weight")
+    weight.fill("0.001")  # below the schema's 0.01
+    weight.press("Enter")
+    refused = dashboard.page.locator(".commsim-refused")
+    refused.wait_for(timeout=WAIT_MS)
+    assert "allowed: a number in [0.01, 100.0]" in refused.inner_text()
+    assert dashboard.table()[""][1] == "B: learning_oriented, 1 field changed"  # not applied
+
+    dashboard.button("Reset").click()  # Mesa's Reset: month 0, with the levers as they are now
+    dashboard.wait_for_month(0)
+    assert dashboard.table()[""][1] == "B: learning_oriented, 1 field changed"
     assert dashboard.errors == []
 
 

@@ -31,6 +31,9 @@ REGIME_ENV, CONTEXT_ENV = "COMMSIM_DASHBOARD_REGIME", "COMMSIM_DASHBOARD_CONTEXT
 SPEED = 200
 """Milliseconds between months while playing, at the start."""
 
+NONE, ALONE = "none", "Regime A runs alone."
+"""Regime B's choice of no regime, and its help line."""
+
 SEED_HELP = ("Both regimes face the world drawn from this seed: the same citizens, shocks and true "
              "effects. Another seed, another world.")
 
@@ -108,29 +111,33 @@ def DesignControls(design: Design, redesign: Redesign):
     """The regimes, the context, the population size and the seed."""
     regimes = regime_presets() + [r for r in design.regimes if r and r not in regime_presets()]
     contexts = context_presets() + ([design.context] if design.context not in context_presets() else [])
-    shared = design.scenario(0).model_dump()
+    shared = design.scenario(0).model_dump()  # the context and population both regimes share
     with solara.Card("Regimes and world", margin=0):
-        for side, choices in ((0, regimes), (1, [*regimes, "none"])):
-            c.FieldControl(c.Control(path=f"regime {SIDES[side]}", kind="select",
-                                     label=f"regime {SIDES[side]}", choices=tuple(choices),
-                                     help=describe_preset(design.regimes[side]) or "Runs alone."),
-                           design.regimes[side] or "none",
-                           lambda name, side=side: redesign(lambda d: d.with_regime(
-                               side, None if name == "none" else name)))
-        c.FieldControl(c.Control(path="context", kind="select", label="context", choices=tuple(contexts),
-                                 help=describe_preset(design.context)),
-                       design.context, lambda name: redesign(lambda d: d.with_context(name)))
+        regime_choice(design, 0, regimes, redesign)
+        regime_choice(design, 1, [*regimes, NONE], redesign)
+        c.FieldControl(choice("context", contexts, describe_preset(design.context)), design.context,
+                       lambda name: redesign(lambda d: d.with_context(name)))
         for path in ("context.uncertainty", "context.control"):
             c.FieldControl(c.control(path), c.value_at(shared, path),
                            lambda value, path=path: redesign(lambda d: d.with_world(path, value)))
-        population = c.control(c.POPULATION)
         size = c.value_at(shared, c.POPULATION)
-        c.FieldControl(dataclasses.replace(population, kind="select", label="population size (citizens)",
-                                           choices=tuple(sorted({*c.POPULATION_SIZES, size}))),
-                       size, lambda value: redesign(lambda d: d.with_world(c.POPULATION, value)))
-        c.FieldControl(c.Control(path="seed", kind="number", label="seed", help=SEED_HELP, low=0,
-                                 integer=True), design.seed,
-                       lambda seed: redesign(lambda d: d.with_seed(checked_seed(seed))))
+        sizes = dataclasses.replace(c.control(c.POPULATION), kind="select", label="population size",
+                                    choices=tuple(sorted({*c.POPULATION_SIZES, size})))
+        c.FieldControl(sizes, size, lambda value: redesign(lambda d: d.with_world(c.POPULATION, value)))
+        seed = c.Control(path="seed", kind="number", label="seed", help=SEED_HELP, low=0, integer=True)
+        c.FieldControl(seed, design.seed, lambda value: redesign(lambda d: d.with_seed(checked_seed(value))))
+
+
+def choice(label: str, choices: list[str], help: str) -> c.Control:
+    """A select of presets (not a scenario field)."""
+    return c.Control(path=label, kind="select", label=label, choices=tuple(choices), help=help)
+
+
+def regime_choice(design: Design, side: int, choices: list[str], redesign: Redesign) -> None:
+    """The preset of one side (B may be none)."""
+    name = design.regimes[side]
+    c.FieldControl(choice(f"regime {SIDES[side]}", choices, describe_preset(name) or ALONE), name or NONE,
+                   lambda picked: redesign(lambda d: d.with_regime(side, None if picked == NONE else picked)))
 
 
 def checked_seed(seed: int) -> int:
