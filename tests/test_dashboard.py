@@ -21,10 +21,10 @@ from sim import CommissioningModel
 from sim.cli import app
 from sim.dashboard import assets, controls, serve, views
 from sim.dashboard import measures as m
-from sim.dashboard.app import about_text, checked_seed, context_presets, regime_presets
+from sim.dashboard.app import about_text, checked_seed, context_presets, describe_preset, regime_presets
 from sim.dashboard.pair import Design, Pair
 from sim.regime import LEVERS, PAYMENT_AND_MARKET
-from sim.scenario import ScenarioError, field_paths
+from sim.scenario import ScenarioError, allowed, field_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"population.n_citizens": 200, "providers.n_providers": 4, "providers.capacity": 30}
@@ -104,6 +104,18 @@ def test_a_design_refuses_what_the_schema_refuses_and_keeps_changes_apart():
     assert shared.scenario(0).context.uncertainty == shared.scenario(1).context.uncertainty
 
 
+def test_a_regime_file_of_ones_own_can_be_opened(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("mine.toml").write_text('[regime]\nname = "mine"\ndescription = "Forums every month."\n'
+                                 "forum_interval = 1\n")
+    serve.check_presets("mine.toml", "moderate")
+    design = small(regimes=("target_driven", "mine.toml"))
+    assert design.scenario(1).regime.forum_interval == 1
+    assert describe_preset("mine.toml") == "Forums every month."
+    assert describe_preset("moderate").startswith("The default context")
+    assert describe_preset(None) == describe_preset("gone.toml") == ""
+
+
 def test_a_seed_must_not_be_negative():
     assert checked_seed(0) == 0
     with pytest.raises(ScenarioError, match="seed = -1"):
@@ -135,10 +147,9 @@ def test_a_control_takes_its_help_choices_and_bounds_from_the_schema(path):
     elif info.annotation is bool:
         assert spec.kind == "switch"
     elif spec.kind != "select":
-        limits = {name: getattr(meta, name) for meta in info.metadata
-                  for name in ("ge", "gt", "le", "lt") if getattr(meta, name, None) is not None}
-        assert spec.low == limits.get("ge", limits.get("gt"))
-        assert spec.high == limits.get("le", limits.get("lt"))
+        allowed_range = allowed(info)  # the schema's own words: 'a number in [0.0, 1.0]'
+        assert allowed_range.endswith(f"{spec.low}, {spec.high}]") or allowed_range.endswith(
+            f"{spec.low}, {spec.high})")
         assert spec.kind in ("slider", "number")
         if spec.kind == "slider":  # a slider cannot leave its range, so it must have one
             assert spec.low is not None and spec.high is not None
@@ -163,7 +174,7 @@ def test_every_measure_the_dashboard_reads_is_one_the_model_writes():
     model = CommissioningModel(rng=0)
     names = {value.name for value in vars(m).values() if isinstance(value, m.Measure)}
     states = {s.name for s in m.CASELOAD_STATES} | {m.WAITING.name}
-    assert names - set(model.results().columns) == set()
+    assert (names | {m.MONTH}) - set(model.results().columns) == set()
     assert states | {m.CASELOAD_SLOT, m.CASELOAD_SEGMENT} <= set(model.caseload_picture().columns)
     assert m.QUEUE_SLOT in set(model.caseload_picture()[m.CASELOAD_SLOT])
 

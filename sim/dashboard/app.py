@@ -23,7 +23,7 @@ from sim.dashboard import controls as c
 from sim.dashboard import views
 from sim.dashboard.pair import SIDES, Design, Pair
 from sim.regime import LEVERS
-from sim.scenario import ScenarioError, preset_description, preset_paths
+from sim.scenario import ScenarioError, find_file, preset_description, preset_paths
 
 REGIME_ENV, CONTEXT_ENV = "COMMSIM_DASHBOARD_REGIME", "COMMSIM_DASHBOARD_CONTEXT"
 """How ``commsim dashboard`` tells the served page which regime and context to open with."""
@@ -58,11 +58,13 @@ def context_presets() -> list[str]:
 
 
 def describe_preset(name: str | None) -> str:
-    """A preset's one-line description (a TOML file's own, or nothing)."""
-    for key in (name, f"contexts/{name}"):
-        if key in preset_paths():
-            return preset_description(preset_paths()[key])
-    return ""
+    """The one-line description of a preset or TOML file ("" for none, or for a file without one)."""
+    if name is None:
+        return ""
+    try:
+        return preset_description(find_file(name))
+    except ScenarioError:  # a file that has gone since the page opened
+        return ""
 
 
 @solara.component

@@ -79,13 +79,9 @@ def control(path: str) -> Control:
 
 def bounds(info: Any) -> tuple[float | None, float | None]:
     """The schema's lower and upper bounds of a numeric field (open or closed alike)."""
-    low = high = None
-    for meta in info.metadata:
-        for name in ("ge", "gt"):
-            low = getattr(meta, name, None) if getattr(meta, name, None) is not None else low
-        for name in ("le", "lt"):
-            high = getattr(meta, name, None) if getattr(meta, name, None) is not None else high
-    return low, high
+    limits = {name: getattr(meta, name) for meta in info.metadata for name in ("ge", "gt", "le", "lt")
+              if getattr(meta, name, None) is not None}
+    return limits.get("ge", limits.get("gt")), limits.get("le", limits.get("lt"))
 
 
 def help_text(description: str) -> str:

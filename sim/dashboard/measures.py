@@ -18,6 +18,9 @@ class Measure:
     label: str
 
 
+MONTH = "month"
+"""The month column of ``results()`` (0 = the start)."""
+
 MEAN_WELLBEING = Measure("mean_wellbeing", "wellbeing, everyone")
 HARDEST_WELLBEING = Measure("hardest_wellbeing", "wellbeing, hardest to help")
 EQUITY_GAP = Measure("equity_gap", "equity gap (lightest minus hardest)")

@@ -111,7 +111,7 @@ def draw(view: View, pair: Pair) -> Figure:
 def lines(ax, results: Results, labels: Labels, measure: m.Measure, **style) -> None:
     """One line per regime for one measure, in the regime's colour."""
     for side, df in results.items():
-        ax.plot(df["month"], df[measure.name], color=COLOURS[side], label=labels[side], **style)
+        ax.plot(df[m.MONTH], df[measure.name], color=COLOURS[side], label=labels[side], **style)
     ax.set_title(measure.label, fontsize=10)
 
 
@@ -126,7 +126,7 @@ def side_by_side(axes: np.ndarray, pair: Pair) -> None:
     for col, measure in enumerate(m.SIDE_BY_SIDE):
         lines(axes[0, col], results, labels, measure)
         if len(results) == 2:
-            ax, diff, month = axes[1, col], difference(results, measure.name), results[0]["month"]
+            ax, diff, month = axes[1, col], difference(results, measure.name), results[0][m.MONTH]
             ax.axhline(0.0, color="grey", lw=0.8)
             ax.fill_between(month, diff, 0.0, color=COLOURS[1], alpha=0.35, lw=0)
             ax.plot(month, diff, color=COLOURS[1], lw=1.2)
@@ -148,9 +148,9 @@ def per_regime(draw_one: Callable) -> Callable[[np.ndarray, Pair], None]:
 def band(upper: m.Measure, lower: m.Measure, gap: str) -> Callable:
     """Draws two measures as lines with the space between them shaded and named ``gap``."""
     def draw_one(ax, df: pd.DataFrame, colour: str) -> None:
-        ax.plot(df["month"], df[upper.name], color=colour, lw=1.6, label=upper.label)
-        ax.plot(df["month"], df[lower.name], color=colour, lw=1.6, ls="--", label=lower.label)
-        ax.fill_between(df["month"], df[upper.name], df[lower.name], color=colour, alpha=0.2, lw=0,
+        ax.plot(df[m.MONTH], df[upper.name], color=colour, lw=1.6, label=upper.label)
+        ax.plot(df[m.MONTH], df[lower.name], color=colour, lw=1.6, ls="--", label=lower.label)
+        ax.fill_between(df[m.MONTH], df[upper.name], df[lower.name], color=colour, alpha=0.2, lw=0,
                         label=gap)
     return draw_one
 
@@ -158,7 +158,7 @@ def band(upper: m.Measure, lower: m.Measure, gap: str) -> Callable:
 def knowledge(ax, df: pd.DataFrame, colour: str) -> None:
     """The commissioner's, the providers' and the system's knowledge, one line style each."""
     for measure, style in zip(m.KNOWLEDGE, ("-", "--", ":"), strict=True):
-        ax.plot(df["month"], df[measure.name], color=colour, ls=style, lw=1.6, label=measure.label)
+        ax.plot(df[m.MONTH], df[measure.name], color=colour, ls=style, lw=1.6, label=measure.label)
 
 
 def cost_per_wellbeing(df: pd.DataFrame) -> pd.Series:
@@ -172,7 +172,7 @@ def money(axes: np.ndarray, pair: Pair) -> None:
     results, labels = pair.results(), pair.labels()
     lines(axes[0, 0], results, labels, m.SPEND)
     for side, df in results.items():
-        axes[0, 1].plot(df["month"], cost_per_wellbeing(df), color=COLOURS[side], label=labels[side])
+        axes[0, 1].plot(df[m.MONTH], cost_per_wellbeing(df), color=COLOURS[side], label=labels[side])
     axes[0, 1].set_title(m.COST_PER_WELLBEING, fontsize=10)
     axes[0, 0].legend(fontsize=8, loc="upper left")
 
@@ -188,9 +188,9 @@ def market(axes: np.ndarray, pair: Pair) -> None:
     lines(axes[0, 0], results, labels, m.PROVIDERS)
     for side, df in results.items():
         turnover = df[m.REPLACED_TOTAL.name] + df[m.EXITS_TOTAL.name]
-        axes[0, 0].plot(df["month"], turnover, color=COLOURS[side], ls="--")
-        axes[0, 2].plot(df["month"], undetected(df), color=COLOURS[side])
-        axes[0, 2].plot(df["month"], df[m.DETECTED_GAMING.name], color=COLOURS[side], ls="--")
+        axes[0, 0].plot(df[m.MONTH], turnover, color=COLOURS[side], ls="--")
+        axes[0, 2].plot(df[m.MONTH], undetected(df), color=COLOURS[side])
+        axes[0, 2].plot(df[m.MONTH], df[m.DETECTED_GAMING.name], color=COLOURS[side], ls="--")
     axes[0, 0].set_title("providers (solid) and\nturnover so far (dashed)", fontsize=10)
     lines(axes[0, 1], results, labels, m.MEAN_TRUST)
     axes[0, 2].set_title("false reports this month:\nundetected (solid), detected (dashed)", fontsize=10)
