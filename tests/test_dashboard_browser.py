@@ -130,6 +130,13 @@ class Dashboard:
     def button(self, text: str):
         return self.page.locator("button", has_text=re.compile(f"^\\s*{re.escape(text)}\\s*$"))
 
+    def select(self, label: str, option: str) -> None:
+        """Choose ``option`` in the drop-down list labelled ``label``."""
+        self.page.locator(".v-select").filter(
+            has=self.page.locator("label", has_text=re.compile(f"^{re.escape(label)}$"))).click()
+        self.page.locator(".menuable__content__active .v-list-item",
+                          has_text=re.compile(f"^{re.escape(option)}$")).click()
+
     def step(self) -> float:
         """Press Step; the milliseconds until the page shows the next month's figure (measured in
         the page, from the click to the new image being loaded).
@@ -213,10 +220,7 @@ def test_changing_a_lever_changes_the_running_model(dashboard):
     before = dashboard.table()
     gap = "Goodhart gap"
     dashboard.page.get_by_text("4. Develop legitimate measures").click()
-    measure = dashboard.page.locator(".v-select").filter(
-        has=dashboard.page.locator("label", has_text=re.compile("^measure$")))
-    measure.click()
-    dashboard.page.locator(".menuable__content__active .v-list-item", has_text="threshold").click()
+    dashboard.select("measure", "threshold")
     dashboard.page.get_by_text("B: learning_oriented, 1 field changed").first.wait_for(timeout=WAIT_MS)
     after = dashboard.table()
     assert dashboard.month() == 3  # the running pair, not a new one at month 0
@@ -236,6 +240,12 @@ def test_changing_a_lever_changes_the_running_model(dashboard):
     dashboard.button("Reset").click()  # Mesa's Reset: month 0, with the levers as they are now
     dashboard.wait_for_month(0)
     assert dashboard.table()[""][1] == "B: learning_oriented, 1 field changed"
+
+    dashboard.select("regime B", "none")  # A alone: one panel per view, one column of numbers
+    dashboard.page.wait_for_function(
+        "document.querySelectorAll('.commsim-latest tr:first-child th').length === 2", timeout=WAIT_MS)
+    dashboard.step()
+    assert dashboard.table()[""] == ["A: target_driven"] and dashboard.month() == 1
     assert dashboard.errors == []
 
 
