@@ -13,7 +13,7 @@ ratio column is commsim's cost per citizen-step over Mesa's cost per trivial age
 Wall time is the measure; CPU time (this process, all threads) is printed beside it because these
 machines are shared, and a busy neighbour inflates wall time more than CPU time.
 
-Data collection is timed separately: ``measure()`` (the month's measures, computed from the
+Data collection is timed separately: ``measures.measure`` (the month's measures, computed from the
 arrays) and ``DataCollector.collect`` (Mesa storing them and the per-agent reporters).
 
 Usage:
@@ -43,8 +43,8 @@ def run_model(n: int, steps: int, seed: int, scenario: list[str], capacity: int 
     """One timed run in this process (call in a fresh subprocess)."""
     import mesa
 
+    import sim.model
     from sim import CommissioningModel, load
-    from sim.model import CommissioningModel as Model
 
     timers = {"measure": 0.0, "collect": 0.0}
 
@@ -57,7 +57,7 @@ def run_model(n: int, steps: int, seed: int, scenario: list[str], capacity: int 
                 timers[name] += time.perf_counter() - t
         return wrapper
 
-    Model.measure = timed("measure", Model.measure)
+    sim.model.measure = timed("measure", sim.model.measure)
     mesa.DataCollector.collect = timed("collect", mesa.DataCollector.collect)
     sc = load(*scenario)
     cpu = time.process_time()

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pooled_bandit_reference as textbook
 
-from sim.experiments.statistics import mean_ci
 from sim.experiments.validation import (
     MONTHS,
     POOL_SIZE,
@@ -37,6 +36,7 @@ from sim.experiments.validation import (
     regret_growth,
     regret_ratio,
 )
+from sim.statistics import mean_ci
 
 MODEL_NOISE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32]
 TEXTBOOK_NOISE = [0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0]

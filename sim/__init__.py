@@ -10,7 +10,8 @@ A run in five lines::
 """
 
 from sim.model import CommissioningModel
-from sim.scenario import Scenario, ScenarioError, load
+from sim.presets import load
+from sim.scenario import Scenario, ScenarioError
 
 __all__ = ["CommissioningModel", "Scenario", "ScenarioError", "load"]
 __version__ = "0.1.0"

@@ -5,12 +5,25 @@ row per citizen, kept in order of arrival (ids ascend). Exited citizens are
 dropped from the arrays and counted. Each active citizen is also a ``Citizen``
 Mesa agent, a light view that reads its row, so citizens can be inspected,
 reported and drawn like any Mesa agent while the monthly step stays vectorised.
+
+The population's own phases of a month are ``Population.arrive`` (7.1, 7.3), ``Population.live``
+(needs move and are recorded again, 7.2, 7.3) and ``Population.exit`` (7.20).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import mesa
 import numpy as np
+
+from sim.arrays import max_last
+from sim.world import INTAKE_RECORD, SHOCK
+
+if TYPE_CHECKING:
+    from sim.scenario import Population as PopulationSettings
+    from sim.world import World
 
 WAITING, IN_SERVICE = 0, 1
 
@@ -37,8 +50,34 @@ def meets_measure(need: np.ndarray, weights: np.ndarray, threshold: float) -> np
     return need @ weights <= threshold
 
 
+@dataclass(frozen=True)
+class Living:
+    """What a month of living hands on to learning and payment.
+
+    Attributes:
+        served: each citizen was served this month (in service, not parked).
+        approach: the approach each was served with (0 where not served).
+        old_need: true needs before the month (n, K).
+        old_record: the case record before the month (n, K).
+        gain: wellbeing the service caused this month, against the same citizens without it.
+    """
+
+    served: np.ndarray
+    approach: np.ndarray
+    old_need: np.ndarray
+    old_record: np.ndarray
+    gain: float
+
+
 class Population:
-    """Arrays of the active citizens (waiting or in service), one row each."""
+    """Arrays of the active citizens (waiting or in service), one row each.
+
+    Attributes:
+        generation: how many times rows have been dropped (exits): a count kept on the rows'
+            providers is valid while the generation is unchanged.
+        arrived, resolved, timed_out, unserved: citizens who arrived and who left each way, so far.
+        wellbeing_gained: the wellbeing service caused, so far (7.2).
+    """
 
     FIELDS = {  # name: (dtype, per-domain)
         "id": (np.int64, False), "segment": (np.int64, False), "status": (np.int8, False),
@@ -59,6 +98,9 @@ class Population:
         for name, (dtype, wide) in self.FIELDS.items():
             setattr(self, name, np.empty((0, n_domains) if wide else 0, dtype=dtype))
         self.next_id = 0
+        self.generation = 0
+        self.arrived = self.resolved = self.timed_out = self.unserved = 0.0
+        self.wellbeing_gained = 0.0
 
     def __len__(self) -> int:
         return len(self.id)
@@ -108,6 +150,7 @@ class Population:
         dropped = np.flatnonzero(~mask)
         if len(dropped) == 0:
             return
+        self.generation += 1
         first = int(dropped[0])
         source = np.flatnonzero(mask[first:]) + first
         kept = first + len(source)
@@ -117,6 +160,48 @@ class Population:
                 rows = source[start: start + self.CHUNK]
                 arr[first + start: first + start + len(rows)] = arr[rows]
             self._set(name, arr[:kept], backed=arr is self._views.get(name))
+
+    def arrive(self, world: World, n: int, month: int) -> None:
+        """``n`` new citizens join the queue, their needs recorded at intake (7.1, 7.3)."""
+        segment, need, values = world.new_citizens(n)
+        ids = np.arange(self.next_id, self.next_id + n)
+        self.add(segment, need, values, world.record(need, ids, month, INTAKE_RECORD))
+        self.arrived += n
+
+    def live(self, world: World, month: int) -> Living:
+        """A month of needs (7.2): drift, shocks and the effect of the effort served; every need is
+        recorded again (7.3), and time passes for those waiting and in service.
+        """
+        cases = self.in_service
+        served = cases & ~self.parked
+        approach = np.where(served, self.approach, 0)
+        truth = world.truth
+        effect = truth.reshape(-1, world.n_domains)[self.segment * truth.shape[1] + approach]
+        effect *= self.effort
+        effect[~served] = 0.0
+        shock = world.noise(self.id, month, SHOCK)
+        shock *= world.shock_sd
+        without = next_need(self.need, world.need_drift, shock, 0.0)  # what no support would have left
+        new_need = next_need(self.need, world.need_drift, shock, effect)
+        without -= new_need
+        gain = float(np.einsum("ik,ik->i", without, self.values).sum())
+        self.wellbeing_gained += gain
+        old_record, old_need = self.recorded_need, self.need
+        self.need = new_need
+        self.recorded_need = world.record(new_need, self.id, month)  # in place: one pass fewer
+        self.waited[self.status == WAITING] += 1
+        self.months_in_service[cases] += 1
+        return Living(served, approach, old_need, old_record, gain)
+
+    def exit(self, rules: PopulationSettings) -> None:
+        """Citizens leave resolved, timed out in service, or unserved after waiting too long (7.20)."""
+        resolved = max_last(self.need) < rules.resolved_need
+        timed_out = self.in_service & (self.months_in_service >= rules.max_service_months) & ~resolved
+        unserved = self.waiting & (self.waited >= rules.max_wait_months) & ~resolved
+        self.resolved += np.count_nonzero(resolved)
+        self.timed_out += np.count_nonzero(timed_out)
+        self.unserved += np.count_nonzero(unserved)
+        self.keep(~(resolved | timed_out | unserved))
 
     def row(self, citizen_id: int) -> int:
         """The row of an active citizen, or -1 once it has exited."""

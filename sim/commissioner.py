@@ -1,4 +1,9 @@
-"""The commissioner: pays, audits, re-tenders, reviews its measure, and learns what reaches it."""
+"""The commissioner: learns from what reaches it, pays, audits, reviews, re-tenders (ODD 2.3).
+
+Everything it does is a method of its own: it receives providers' case reports, hears citizens'
+voice, sees the pool, pays within its budget, audits reports and claws back, re-assesses the
+context (lever 6) and reviews its measure (lever 5), and chooses whom to replace at re-tendering.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import mesa
 import numpy as np
 
 from sim import beliefs
+from sim.learning import PSEUDO_REPORTS
 from sim.regime import Regime, ebrahim_strategy
 from sim.world import PROFILE
 
@@ -63,7 +69,12 @@ class Commissioner(mesa.Agent):
         reports: evidence from providers' case-level reports on covered domains (S, A, K, 2).
         pool_view: its copy of the shared learning pool, from forums or open data (S, A, K, 2).
         voice_sum, voice_n: citizens' reported value weights per segment, summed and counted.
+        residual_ss, residual_n: squared residuals of its predictions of reported changes, and
+            their count (discounted like its evidence), for its estimate of control.
         spent: cumulative net spend (payments less clawbacks), GBP.
+        paid_this_month: what it paid this month, before clawbacks (GBP).
+        payment_scale: the share of what was due that its budget allowed this month (1 if all).
+        estimated_uncertainty, estimated_control: its last estimates of the context (lever 6).
     """
 
     def __init__(self, model: mesa.Model, shape: tuple[int, ...]) -> None:
@@ -77,7 +88,7 @@ class Commissioner(mesa.Agent):
         self.residual_n = 0.0
         self.spent = 0.0
         self.paid_this_month = 0.0
-        self.clawed_back = 0.0
+        self.payment_scale = 1.0
         self.estimated_uncertainty: float | None = None
         self.estimated_control: float | None = None
 
@@ -85,18 +96,41 @@ class Commissioner(mesa.Agent):
     def regime(self) -> Regime:
         return self.model.regime
 
+    # --- what reaches it, and what it believes --------------------------------------------------
+
+    def receive_reports(self, reports: np.ndarray, segment: np.ndarray, approach: np.ndarray,
+                        domain: np.ndarray, z: np.ndarray, effort: np.ndarray) -> None:
+        """Providers' case-level reports on covered domains (evidence (S, A, K, 2)), and the
+        observations behind them, whose residuals against its updated beliefs it keeps (7.8).
+        """
+        self.reports += reports
+        if len(z):
+            mean, _ = self.beliefs()
+            resid = z - mean[segment, approach, domain] * effort
+            self.residual_ss += float(resid @ resid)
+            self.residual_n += len(resid)
+
+    def hear_voice(self, by_segment: np.ndarray, count: np.ndarray) -> None:
+        """Citizens' reports of what they value, summed by segment (S, K), and how many (S,)."""
+        self.voice_sum += by_segment
+        self.voice_n += count
+
+    def see_pool(self, pool: np.ndarray) -> None:
+        """Take a copy of the shared learning pool (a forum it attends, or open data)."""
+        self.pool_view = pool.copy()
+
     def evidence(self) -> np.ndarray:
         """Case-level reports on covered domains, the pool elsewhere (reports include pooled data)."""
         return np.where(self.regime.covered[:, None], self.reports, self.pool_view)
 
     def beliefs(self) -> tuple[np.ndarray, np.ndarray]:
         world = self.model.world
-        return beliefs.posterior(world.prior_mean, world.prior_sd, self.regime.prior_weight,
+        return beliefs.posterior(world.prior_mean, world.prior_sd, self.regime.settings.prior_weight,
                                  self.evidence())
 
     def believed_values(self) -> np.ndarray:
-        return beliefs.value_estimate(self.model.professional_values, self.voice_sum, self.voice_n,
-                                      self.model.pseudo_reports)
+        return beliefs.value_estimate(self.model.world.professional_values, self.voice_sum,
+                                      self.voice_n, PSEUDO_REPORTS)
 
     def forget(self, factor: float) -> None:
         for arr in (self.reports, self.pool_view, self.voice_sum, self.voice_n):
@@ -104,16 +138,40 @@ class Commissioner(mesa.Agent):
         self.residual_ss *= factor
         self.residual_n *= factor
 
+    # --- paying and auditing ----------------------------------------------------------------------
+
     def pay(self, due: np.ndarray) -> np.ndarray:
         """Pay what is due to each provider slot within the budget (unless overspend is allowed)."""
-        paid = pro_rata(due, self.regime.budget_per_month, self.regime.allow_overspend)
+        terms = self.regime.settings.payment
+        paid = pro_rata(due, terms.budget_per_month, terms.allow_overspend)
         self.paid_this_month = float(paid.sum())
         self.spent += self.paid_this_month
+        self.payment_scale = float(paid.sum() / due.sum() if due.sum() > 0 else 1.0)
         return paid
 
+    def audit(self, gamed: np.ndarray) -> np.ndarray:
+        """Which of this month's false reports ``gamed`` it finds: by an audit, or by citizens' own
+        reports where voice is collected (7.12).
+        """
+        settings, rng = self.regime.settings, self.model.rng
+        audited = rng.random(len(gamed)) < settings.payment.audit_rate
+        exposed = settings.citizen_voice & (rng.random(len(gamed)) < settings.voice_check)
+        return gamed & (audited | exposed)
+
     def claw_back(self, amount: float) -> None:
-        self.clawed_back += amount
         self.spent -= amount
+
+    # --- reviews and re-tendering -------------------------------------------------------------------
+
+    def review(self, month: int) -> None:
+        """Its periodic reviews, when due: the context (lever 6), then the measure (lever 5)."""
+        regime, world = self.regime, self.model.world
+        if regime.assessment_due(month):
+            strategy = self.assess_context()
+            if strategy != regime.strategy:
+                regime.adopt(strategy, world.segment_mean(self.believed_values()))
+        if regime.review_due(month):
+            regime.review(world.segment_mean(self.believed_values()))
 
     def assess_context(self) -> str:
         """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy.
@@ -132,15 +190,16 @@ class Commissioner(mesa.Agent):
         c = 0.5 if self.estimated_control is None else self.estimated_control
         return ebrahim_strategy(u, c)
 
-    def retender(self, providers: list, shared: dict[int, bool]) -> list:
+    def retender(self, providers: list) -> list:
         """Which providers lose their contract: the lowest scorers on the measure (league table).
 
         Under 'keep_learners' providers that shared during the contract are kept.
         """
-        rule, regime = self.regime.retender_rule, self.regime
+        settings = self.regime.settings
+        rule = settings.retender_rule
         if rule == "none" or not providers:
             return []
-        n_replace = int(round(regime.replace_share * len(providers)))
-        pool = providers if rule == "replace_bottom" else [p for p in providers if not shared[p.slot]]
+        n_replace = int(round(settings.replace_share * len(providers)))
+        pool = providers if rule == "replace_bottom" else [p for p in providers if not p.ever_shared]
         score = {p: p.contract_outcomes / max(p.contract_cases, 1) for p in pool}
         return sorted(pool, key=lambda p: (score[p], p.slot))[:n_replace]

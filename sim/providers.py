@@ -19,37 +19,23 @@ raises b there only, and through d pulls effort from the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from scipy.special import ndtr
 
-from sim.regime import Regime
-from sim.scenario import Scenario
+from sim.arrays import sum_last
+from sim.payment import PaymentModel
 from sim.world import APPROACH_COST
+
+if TYPE_CHECKING:
+    from sim.learning import Outlook
+    from sim.market import Intake
+    from sim.regime import Regime
+    from sim.scenario import Scenario
 
 NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a provider can see
 MAX_SLACK = 4.0     # surplus cash beyond four times the reserve adds no further weight to wellbeing
-
-
-def sum_last(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
-    """``x.sum(axis=-1)`` for a short last axis, summed left to right as numpy's reduction does.
-
-    numpy reduces a short contiguous axis one row at a time, slowly; adding the columns is about
-    three times faster and gives the same bits (in order: ((x0 + x1) + x2) + ...).
-    """
-    total = x[..., 0].copy() if x.shape[-1] == 1 else x[..., 0] + x[..., 1]
-    for k in range(2, x.shape[-1]):
-        total += x[..., k]
-    return total[..., None] if keepdims else total
-
-
-def max_last(x: np.ndarray) -> np.ndarray:
-    """``x.max(axis=-1)`` (for arrays without NaN), column by column: faster on a short last axis."""
-    best = x[..., 0].copy()
-    for k in range(1, x.shape[-1]):
-        np.maximum(best, x[..., k], out=best)
-    return best
 
 
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
@@ -69,12 +55,6 @@ def effort_cost(effort: np.ndarray, baseline: float, cost: float, substitution: 
     x = effort - baseline
     d = substitution
     return 0.5 * cost * ((1.0 - d) * sum_last(x * x) + d * sum_last(x) ** 2)
-
-
-def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndarray,
-                      sigma: float) -> np.ndarray:
-    """Chance that a measured need falls by ``gap`` within ``months``, at a mean fall per month."""
-    return ndtr((months * monthly_fall - gap) / (sigma * np.sqrt(months)))
 
 
 def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndarray,
@@ -101,7 +81,7 @@ def next_mission(mission: float, founding: float, shared_purpose: float, trust: 
     return min(max(mission + rate * (pull_up - pull_down), 0.0), 1.0)  # np.clip, without its overhead
 
 
-def pressure(payment_at_risk: float, league_tables: bool, cash_stress: np.ndarray) -> np.ndarray:
+def pressure(payment_at_risk: float, league_tables: bool, cash_stress: float) -> float:
     """Pressure on each provider in [0, 1]: the share of income at risk, amplified by public
     rankings and by a cash reserve below half its starting level (each adds a third).
     """
@@ -112,9 +92,7 @@ def pressure(payment_at_risk: float, league_tables: bool, cash_stress: np.ndarra
 class Terms:
     """What a provider weighs for every case this month: the payment terms and its costs."""
 
-    payment_model: str
-    fee: float
-    improvement_price: float
+    payment: PaymentModel
     measure_weights: np.ndarray
     threshold: float
     drift: float
@@ -136,8 +114,8 @@ class Terms:
         the budget binds); providers expect it to continue.
         """
         p = scenario.providers
-        return cls(regime.model, regime.fee_per_month, regime.improvement_price,
-                   regime.measure_weights, regime.measure_threshold, scenario.population.need_drift,
+        return cls(regime.payment, regime.measure_weights, regime.settings.measure_threshold,
+                   scenario.population.need_drift,
                    sigma, p.horizon, p.wellbeing_value, p.effort_cost, p.substitution,
                    p.baseline_effort, p.max_effort, p.admin_cost, payment_scale)
 
@@ -168,16 +146,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     effect = effect * (need > NEED_HELPED)[:, None, :]  # a need already met cannot fall further
     gain_per_effort = terms.wellbeing_value * values[:, None, :] * effect
     gap = (need @ w - terms.threshold)[:, None]
-    if terms.payment_model == "outcomes":
-        fall0 = (effect * terms.baseline_effort) @ w - terms.drift
-        z0 = (months * fall0 - gap) / (terms.sigma * np.sqrt(months))
-        density = np.exp(-0.5 * z0**2) / np.sqrt(2 * np.pi)
-        pay_slope = (outcome_price[:, None] * density / (terms.sigma * np.sqrt(months)))[..., None]
-        pay_per_effort = pay_slope * effect * w
-    elif terms.payment_model == "distance_travelled":
-        pay_per_effort = terms.improvement_price * effect * w
-    else:
-        pay_per_effort = None  # nothing paid per unit of effort
+    pay_per_effort = terms.payment.marginal(effect, outcome_price, gap, months, terms)
     money = thrift if np.isscalar(thrift) else thrift[..., None]
     benefit = m * gain_per_effort
     if pay_per_effort is not None:
@@ -185,15 +154,7 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     effort = effort_response(benefit, terms.baseline_effort, money * terms.effort_cost,
                              terms.substitution, terms.max_effort)
     wellbeing_part = sum_last(gain_per_effort * effort)
-    if terms.payment_model == "outcomes":
-        fall = (effect * effort) @ w - terms.drift
-        payment = outcome_price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
-    elif terms.payment_model == "distance_travelled":
-        payment = terms.improvement_price * (effect * effort) @ w
-    elif terms.payment_model == "fee_for_service":
-        payment = np.full(wellbeing_part.shape, terms.fee)
-    else:
-        payment = np.zeros_like(wellbeing_part)
+    payment = terms.payment.expected(effect, effort, outcome_price, gap, months, terms)
     payment = terms.payment_scale * payment
     money_part = ((1 - m[:, :, 0]) * payment - APPROACH_COST - terms.admin_cost
                   - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution))
@@ -205,7 +166,7 @@ def parking_value(mission: np.ndarray, terms: Terms, slack: np.ndarray | None = 
 
     A fee still comes in; nothing else does.
     """
-    payment = terms.fee if terms.payment_model == "fee_for_service" else 0.0
+    payment = terms.payment.parked()
     thrift = 1.0 if slack is None else 1.0 / slack
     return thrift * ((1 - mission) * terms.payment_scale * payment - terms.admin_cost)
 
@@ -213,13 +174,23 @@ def parking_value(mission: np.ndarray, terms: Terms, slack: np.ndarray | None = 
 class Provider(mesa.Agent):
     """A charity or firm holding a contract to support citizens.
 
+    Its decisions are its own methods, each vectorised over its cases (the model's month runs
+    every provider's at once, through the same functions): ``value_referrals`` and ``intake``
+    (whom to take, 7.7), ``serve`` (approach, effort, parking, 7.5-7.6), ``false_report_chance``
+    (gaming, 7.10), ``will_share`` (7.15) and ``update_mission`` (7.16).
+
     Attributes:
         slot: the provider's row in the model's belief arrays (reused by an entrant that replaces it).
         mission: weight on citizens' wellbeing against payment, in [0, 1].
+        founding_mission: its mission when it entered.
         trust: trust between this provider and the commissioner, in [0, 1].
         cash: cash reserve (GBP); below zero the provider fails and leaves.
+        reserve: the cash it started its contract with (GBP).
         capacity: caseload places.
-        shared: whether it shared what it learnt at the last forum.
+        regret: cumulative regret of its approach choices since it entered (7.6).
+        shared: whether it shared what it learnt at the last exchange.
+        ever_shared: whether it shared during this contract.
+        sanctioned: whether it was sanctioned this month.
         contract_outcomes, contract_cases: reported outcomes and cases taken in this contract.
     """
 
@@ -231,14 +202,14 @@ class Provider(mesa.Agent):
         self.founding_mission = mission
         self.trust = p.initial_trust
         self.cash = p.start_cash
+        self.reserve = p.start_cash
         self.capacity = p.capacity
+        self.regret = 0.0
         self.shared = False
         self.sanctioned = False
         self.ever_shared = False
         self.contract_outcomes = 0
         self.contract_cases = 0
-        self.income = 0.0
-        self.costs = 0.0
 
     @property
     def effective_mission(self) -> float:
@@ -247,8 +218,7 @@ class Provider(mesa.Agent):
         Scaled by the cash reserve relative to the starting reserve (capped at one), so a provider
         near failure cuts effort and parks cases rather than spend its way out of business.
         """
-        reserve = self.model.scenario_config.providers.start_cash
-        solvency = 1.0 if reserve <= 0 else min(max(self.cash / reserve, 0.0), 1.0)
+        solvency = 1.0 if self.reserve <= 0 else min(max(self.cash / self.reserve, 0.0), 1.0)
         return self.mission * solvency
 
     @property
@@ -258,29 +228,58 @@ class Provider(mesa.Agent):
         An organisation holding more than it needs spends it on its purpose: money is worth less to
         it, so wellbeing weighs more against cost. The mirror of ``effective_mission``.
         """
-        reserve = self.model.scenario_config.providers.start_cash
-        return 1.0 if reserve <= 0 else min(max(self.cash / reserve, 1.0), MAX_SLACK)
+        return 1.0 if self.reserve <= 0 else min(max(self.cash / self.reserve, 1.0), MAX_SLACK)
 
     @property
     def caseload(self) -> int:
-        return int(self.model.caseloads()[self.slot])
+        return int(self.model.market.caseloads()[self.slot])
 
     @property
     def knowledge(self) -> float:
-        return float(self.model.knowledge_of_providers[self.slot])
+        """Decision quality of its beliefs at the last measurement (7.21)."""
+        return float(self.model.knowledge_by_slot[self.slot])
 
-    def intake(self) -> None:
-        """Take cases from the queue: in order, or (where selection is allowed) the most valuable.
+    def cases(self) -> np.ndarray:
+        """Rows of the population that are its cases in service."""
+        pop = self.model.population
+        return np.flatnonzero(pop.in_service & (pop.provider == self.slot))
 
-        The model's monthly step runs every provider's intake at once (``model.intake``, in Mesa's
-        random order); this runs one provider's on its own.
+    def value_referrals(self, rows: np.ndarray, outlook: Outlook) -> np.ndarray:
+        """What taking each referred citizen in ``rows`` is worth to it over its horizon (GBP)."""
+        n = len(rows)
+        return self.model.market.referral_value(rows, np.full(n, self.slot),
+                                                np.full(n, self.effective_mission),
+                                                np.full(n, self.slack), outlook)
+
+    def intake(self, outlook: Outlook, intake: Intake) -> None:
+        """Take cases from the queue on its own: in order, or (where selection is allowed) the most
+        valuable. The model's month runs every provider's turn at once (``Market.intake``).
         """
-        self.model.intake([self])
+        self.model.market.intake([self], outlook, intake)
+
+    def serve(self, outlook: Outlook) -> float:
+        """Approach, effort and parking for its own cases; returns its costs this month (GBP)."""
+        from sim.service import serve  # service builds on the provider's decision functions
+
+        return float(serve(self.model, outlook, self.cases()).costs[self.slot])
+
+    def false_report_chance(self, regime: Regime, detection: float) -> float:
+        """Monthly chance of reporting a false outcome for one of its cases that missed the measure."""
+        stress = float(self.cash < self.reserve / 2)
+        strain = pressure(regime.payment.at_risk, regime.settings.league_tables, stress)
+        return gaming_probability(self.model.scenario_config.providers.gaming_propensity, strain,
+                                  self.mission, detection)
 
     def will_share(self) -> bool:
         """Share at a forum when trust makes it worth it."""
-        return self.trust >= self.model.regime.share_threshold
+        return self.trust >= self.model.regime.settings.share_threshold
 
     def settle(self, income: float, costs: float) -> None:
-        self.income, self.costs = income, costs
+        """The month's payment in, its costs out (7.13)."""
         self.cash += income - costs
+
+    def update_mission(self, regime: Regime, rate: float) -> None:
+        """Mission rises with trust under a shared purpose and falls under punitive management."""
+        punitive = min(1.0, float(regime.settings.league_tables) + float(self.sanctioned))
+        self.mission = next_mission(self.mission, self.founding_mission, regime.settings.shared_purpose,
+                                    self.trust, punitive, rate)

@@ -6,23 +6,26 @@ uncertain cause and effect are, how much providers control outcomes), ``world``
 accountability levers, the payment model and re-tendering). Every field has a
 description, a unit where one applies, a default and an allowed range.
 
-Scenario files are TOML with the same sections. A regime file and a context
+Scenario files (``sim.presets``) are TOML with the same sections. A regime file and a context
 file combine by merging their sections, and any field can be overridden with a
 dotted name (``context.uncertainty=0.8``) or, since every field name is unique,
 with its bare name (``uncertainty=0.8``).
 
-This module does no terminal output: bad input raises ``ScenarioError`` with one
-readable line; the command line decides how to show it.
+This module is the schema only: it reads no files (``sim.presets`` finds and reads scenario
+files) and does no terminal output: bad input raises ``ScenarioError`` with one readable line;
+the command line decides how to show it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.payment import PAYMENT_MODELS
 
 DOMAINS = ("employment", "housing", "health", "social")
 
@@ -158,7 +161,7 @@ class Providers(Section):
 class PaymentSettings(Section):
     """How the commissioner pays providers."""
 
-    model: Literal["outcomes", "distance_travelled", "fee_for_service", "block_grant"] = field(
+    model: Literal[tuple(PAYMENT_MODELS)] = field(
         "fee_for_service", "Payment model: payment by results on the measure ('outcomes'), a linear "
         "payment on measured improvement ('distance_travelled'), a fee per case-month, or a block "
         "grant per caseload place.")
@@ -261,8 +264,8 @@ class Scenario(Section):
         """A copy with fields replaced, by dotted path or by bare field name."""
         data = self.model_dump()
         for key, value in overrides.items():
-            _set_path(data, resolve_field(key), value)
-        return _validate(data, source="overrides")
+            set_path(data, resolve_field(key), value)
+        return validate(data, source="overrides")
 
     def summary(self) -> dict[str, Any]:
         """The resolved parameters as plain JSON-able data."""
@@ -298,7 +301,8 @@ def resolve_field(key: str) -> str:
     raise ScenarioError(f"unknown field '{key}' (see `commsim fields` for the list)")
 
 
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set the field at dotted ``path`` in nested ``data``, making sections as needed."""
     *parents, leaf = path.split(".")
     node = data
     for part in parents:
@@ -338,63 +342,6 @@ def unit(info: Any) -> str:
     return extra.get("unit", "") if isinstance(extra, dict) else ""
 
 
-# --- loading ---------------------------------------------------------------------------------------
-
-def scenario_dirs() -> list[Path]:
-    """Where presets live: inside the installed package, or the checkout's ``scenarios/``."""
-    here = Path(__file__).resolve().parent
-    return [d for d in (here / "scenarios", here.parent / "scenarios") if d.is_dir()]
-
-
-def preset_paths() -> dict[str, Path]:
-    """Every preset by name: regimes by file stem, contexts as ``contexts/<stem>``."""
-    found: dict[str, Path] = {}
-    for root in reversed(scenario_dirs()):
-        for path in sorted(root.rglob("*.toml")):
-            rel = path.relative_to(root).with_suffix("")
-            if rel.parts[0] == "sweeps":
-                continue
-            found[rel.as_posix()] = path
-    return found
-
-
-def find_file(name: str | Path) -> Path:
-    """A scenario file named by path or by preset name."""
-    path = Path(name)
-    if path.suffix == ".toml" and path.is_file():
-        return path
-    presets = preset_paths()
-    for key in (str(name), f"contexts/{name}"):
-        if key in presets:
-            return presets[key]
-    if path.suffix == ".toml":
-        raise ScenarioError(f"{name}: no such file")
-    raise ScenarioError(f"{name}: no such file or preset (presets: {', '.join(sorted(presets))})")
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: malformed TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not UTF-8 text (TOML files must be UTF-8)") from None
-    except OSError as err:
-        raise ScenarioError(f"{path}: cannot read: {err.strerror}") from None
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge: sections combine, later values win."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def parse_override(text: str) -> tuple[str, Any]:
     """``field=value`` with the value read as TOML (numbers, booleans, strings, lists)."""
     if "=" not in text:
@@ -407,33 +354,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     return resolve_field(key), value
 
 
-def load(*names: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> Scenario:
-    """Load and merge scenario files (paths or preset names), then apply overrides.
-
-    Args:
-        names: regime and/or context files, merged in order (later sections win).
-        overrides: ``["context.uncertainty=0.8", ...]`` or ``{"uncertainty": 0.8}``.
-
-    Raises:
-        ScenarioError: one line naming the file, the field, the value and what is allowed.
-    """
-    data: dict[str, Any] = {}
-    sources = []
-    for name in names:
-        path = find_file(name)
-        sources.append(str(path))
-        data = merge(data, read_toml(path))
-    _validate(data, source=" + ".join(sources) or "defaults")  # a bad file is named as such
-    if isinstance(overrides, dict):
-        items = [(resolve_field(k), v) for k, v in overrides.items()]
-    else:
-        items = [parse_override(o) for o in overrides or []]
-    for path, value in items:
-        _set_path(data, path, value)
-    return _validate(data, source="--set" if items else " + ".join(sources) or "defaults")
-
-
-def _validate(data: dict[str, Any], source: str) -> Scenario:
+def validate(data: dict[str, Any], source: str) -> Scenario:
+    """A Scenario from plain data; ScenarioError (one line, naming ``source``) if it is not valid."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
@@ -464,9 +386,18 @@ def describe(err: ValidationError, hint: str = " (see `commsim fields` for the l
     return f"{loc}: {msg}" if loc else msg
 
 
-def preset_description(path: Path) -> str:
-    """The one-line description at the top of a preset (its regime or context name and text)."""
-    data = read_toml(path)
-    regime = data.get("regime", {})
-    context = data.get("context", {})
-    return regime.get("description") or context.get("description") or ""
+def field_label(path: str) -> str:
+    """A field's human name for tables and figures: its ``label`` where the schema gives one, else
+    the opening words of its description (without a "Lever N:" prefix).
+    """
+    info = field_paths().get(path)
+    if info is None:
+        return path
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("label"):
+        return extra["label"]
+    text = re.sub(r"^Lever \d+(, [^:]+)?: ", "", info.description).split(". ")[0].rstrip(".")
+    text = re.sub(r" \([^)]*\)$", "", text.split(": ")[0])
+    if len(text) > 48:
+        text = text[:48].rsplit(" ", 1)[0] + "..."
+    return text[0].upper() + text[1:]

@@ -33,6 +33,10 @@ APPROACH_COST = np.array([120.0, 260.0, 240.0, 380.0, 90.0])  # GBP per case-mon
 # housing and social connection more, employment less. Revealed only through voice.
 VALUE_SALIENCE = np.array([0.6, 1.3, 1.0, 1.4])
 MIN_OBS_SD = 0.01  # the least noise agents assume in an observed change, even in a noise-free world
+# The keyed noise streams (``World.noise``): each use of per-citizen noise has its own, so no two
+# uses share a draw: shocks, the monthly record, monthly voice, voice at forums, the record made at
+# arrival, and the outcome assessments providers learn from.
+SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD, ASSESSMENT = range(6)
 
 
 def complexity(n_segments: int) -> np.ndarray:
@@ -131,6 +135,9 @@ class World:
     """The truth the agents try to learn, with its own random stream.
 
     Attributes:
+        need_pattern: which domains each segment typically needs (S, K).
+        value_pattern: what citizens of each segment value on average (S, K): hidden.
+        professional_values: what professionals assume they value (S, K): everyone's starting view.
         prior_mean: published mean effect per (segment, approach, domain).
         prior_sd: the published evidence's standard deviation for each effect.
         truth: the current local true effect per (segment, approach, domain).
@@ -150,6 +157,8 @@ class World:
         self.value_pattern = self.need_pattern * 0.8 + 0.2
         self.value_pattern *= VALUE_SALIENCE
         self.value_pattern /= self.value_pattern.sum(axis=1, keepdims=True)
+        profession = self.need_pattern * 0.8 + 0.2  # the professional view: needs by severity
+        self.professional_values = profession / profession.sum(axis=1, keepdims=True)
         self.value_concentration = pop.value_concentration
         self.prior_mean = published_effects(self.n_segments, w.effect_scale)
         self.prior_sd = np.full_like(self.prior_mean, w.prior_sd * w.effect_scale)
@@ -192,3 +201,17 @@ class World:
     def noise(self, ids: np.ndarray, month: int, stream: int) -> np.ndarray:
         """Per-citizen, per-domain standard normals for ``month``, keyed (see ``keyed_normal``)."""
         return keyed_normal(self.key, ids, month, self.n_domains, stream)
+
+    def record(self, need: np.ndarray, ids: np.ndarray, month: int,
+               stream: int = MEASUREMENT) -> np.ndarray:
+        """Needs as a record or an assessment shows them at the end of ``month`` (ODD 7.3): with
+        measurement noise, a score, not clipped. Each ``stream`` has errors of its own.
+        """
+        noise = self.noise(ids, month, stream)
+        noise *= self.measurement_sd
+        noise += need
+        return noise
+
+    def segment_mean(self, per_segment: np.ndarray) -> np.ndarray:
+        """Average a per-segment quantity (S, ...) over segments, weighted by arrivals."""
+        return np.tensordot(self.segment_mix, per_segment, axes=1)

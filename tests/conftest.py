@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sim.model import CommissioningModel
-from sim.scenario import Scenario, load
+from sim.presets import load
+from sim.scenario import Scenario
 
 # Small enough that a 36-month run takes a few hundredths of a second.
 SMALL = {"n_citizens": 200, "n_providers": 4, "capacity": 30}

@@ -10,13 +10,13 @@ from scipy import stats
 
 from sim.citizens import meets_measure, next_need, wellbeing
 from sim.commissioner import estimate_control, estimate_uncertainty, pro_rata
+from sim.payment import reach_probability
 from sim.providers import (
     detection_probability,
     effort_cost,
     effort_response,
     gaming_probability,
     pressure,
-    reach_probability,
 )
 from sim.regime import STRATEGIES, Regime, ebrahim_strategy
 from sim.scenario import DOMAINS, Scenario
@@ -375,14 +375,14 @@ def test_ebrahim_strategy_quadrants(u, c, strategy):
 
 
 def make_regime(**fields) -> Regime:
-    return Regime(Scenario().with_overrides(fields), np.full(len(DOMAINS), 0.25))
+    return Regime(Scenario().with_overrides(fields).regime, np.full(len(DOMAINS), 0.25), 6)
 
 
 def test_differential_prices_rise_to_the_ratio():
-    flat = make_regime(outcome_price=1000.0).prices(6)
+    flat = make_regime(model="outcomes", outcome_price=1000.0).payment.prices()
     np.testing.assert_array_equal(flat, np.full(6, 1000.0))
-    prices = make_regime(outcome_price=1000.0, differential_prices=True,
-                         price_ratio_hardest=4.0).prices(6)
+    prices = make_regime(model="outcomes", outcome_price=1000.0, differential_prices=True,
+                         price_ratio_hardest=4.0).payment.prices()
     assert prices[0] == pytest.approx(1000.0)
     assert prices[-1] == pytest.approx(4000.0)
     assert np.all(np.diff(prices) > 0)
@@ -392,20 +392,20 @@ def test_measure_weights_coverage_and_review():
     threshold = make_regime(measure="threshold", measured_domain="housing")
     assert threshold.measure_weights.tolist() == [0, 1, 0, 0]
     values = np.array([0.1, 0.2, 0.3, 0.4])
-    composite = Regime(Scenario().with_overrides({"measure": "composite"}), values)
+    composite = Regime(Scenario().with_overrides({"measure": "composite"}).regime, values, 6)
     np.testing.assert_allclose(composite.measure_weights, values)
     assert threshold.covered.tolist() == [False] * 4  # metric_counts: no case-level data
     assert make_regime(data_coverage="metric_domain", measured_domain="health").covered.tolist() == \
         [False, False, True, False]
     assert make_regime(data_coverage="all_domains").covered.all()
-    threshold.review_rate = 0.5
+    assert threshold.settings.review_rate == 0.5
     threshold.review(values)
     np.testing.assert_allclose(threshold.measure_weights, [0.05, 0.6, 0.15, 0.2])
     assert threshold.measure_weights.sum() == pytest.approx(1.0)
 
 
 def test_payment_at_risk():
-    assert make_regime(model="outcomes", shared_risk=0.25).payment_at_risk == pytest.approx(0.75)
-    assert make_regime(model="distance_travelled").payment_at_risk == 1.0
-    assert make_regime(model="fee_for_service").payment_at_risk == 0.0
-    assert make_regime(model="block_grant").payment_at_risk == 0.0
+    assert make_regime(model="outcomes", shared_risk=0.25).payment.at_risk == pytest.approx(0.75)
+    assert make_regime(model="distance_travelled").payment.at_risk == 1.0
+    assert make_regime(model="fee_for_service").payment.at_risk == 0.0
+    assert make_regime(model="block_grant").payment.at_risk == 0.0

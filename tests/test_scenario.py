@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sim import presets
 from sim import scenario as S
-from sim.scenario import Scenario, ScenarioError, field_paths, load, parse_override
+from sim.presets import load
+from sim.scenario import Scenario, ScenarioError, field_paths, parse_override
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 PRESET_FILES = sorted(p for p in SCENARIOS.rglob("*.toml") if "sweeps" not in p.parts)
@@ -232,7 +234,7 @@ def test_every_preset_loads(path):
     assert isinstance(sc, Scenario)
     by_name = load(path.relative_to(SCENARIOS).with_suffix("").as_posix())
     assert by_name == sc
-    raw = S.read_toml(path)
+    raw = presets.read_toml(path)
     for section, fields in raw.items():  # what the file says is what the scenario holds
         for key, value in fields.items():
             if isinstance(value, dict):
@@ -267,7 +269,7 @@ def test_load_merges_a_regime_and_a_context():
 def test_merge_is_deep():
     base = {"regime": {"name": "a", "payment": {"model": "outcomes", "audit_rate": 0.1}}}
     extra = {"regime": {"payment": {"audit_rate": 0.2}}, "context": {"control": 0.3}}
-    assert S.merge(base, extra) == {
+    assert presets.merge(base, extra) == {
         "regime": {"name": "a", "payment": {"model": "outcomes", "audit_rate": 0.2}},
         "context": {"control": 0.3}}
     assert base["regime"]["payment"]["audit_rate"] == 0.1  # inputs untouched

@@ -187,7 +187,7 @@ def test_batches_are_sized_from_the_first_runs_cost_and_the_bar_shows_rate_and_t
         asked.append((run_seconds, n_runs, threads))
         return 3
 
-    monkeypatch.setattr(sw, "auto_batch_size", size_for)
+    monkeypatch.setattr(sw.runner, "auto_batch_size", size_for)
     store = tmp_path / "store"
     sw.run_sweep(spec_of(tiny, batch_size=None), store, workers=2, progress=True)
     [(run_seconds, n_runs, threads)] = asked  # sized once, from the first timed run
@@ -306,6 +306,20 @@ def test_cli_bad_spec_is_one_line_exit_2_nothing_written(tmp_path):
     assert result.exit_code == 2
     assert "sweep.design = 'grid'" in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("[sweep]\nbase = ['caf\xe9']\n".encode("latin-1"), "not UTF-8"),
+    (b"[sweep\n", "malformed TOML"),
+])
+def test_cli_unreadable_spec_is_one_line_exit_2_nothing_written(tmp_path, content, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(content)
+    out = tmp_path / "store"
+    result = CliRunner().invoke(app, ["sweep", str(bad), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output and not out.exists()
 
 
 def test_cli_sweep_runs_and_resumes(tiny, tmp_path):

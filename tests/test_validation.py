@@ -6,8 +6,8 @@ sim/experiments/validation.py before any data is seen.
 
 import pytest
 
-from sim.experiments.statistics import mean_ci
 from sim.experiments.validation import CHECKS, pooling_by_noise
+from sim.statistics import mean_ci
 
 pytestmark = pytest.mark.validation
 

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.output import markdown_table
-from sim.experiments.statistics import CONFIDENCE
 from sim.experiments.sweep import (
     MORRIS_LEVELS,
     SOBOL_SECOND_ORDER,
@@ -24,6 +23,7 @@ from sim.experiments.sweep import (
     salib_problem,
 )
 from sim.scenario import ScenarioError
+from sim.statistics import CONFIDENCE
 
 DESIGNS = ("sobol", "morris")
 RESAMPLES = 1000  # bootstrap resamples behind SALib's confidence intervals

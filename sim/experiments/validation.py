@@ -9,7 +9,8 @@ shared/reference/stylised-facts.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,12 @@ import pandas as pd
 from sim.experiments.compare import compare
 from sim.experiments.output import markdown_table
 from sim.experiments.runs import replicate_seeds
-from sim.experiments.statistics import mean_ci
 from sim.model import CommissioningModel
+from sim.plots import plot_arm_panels, plot_grid_differences, plot_multitask, plot_pooled, save_figure
+from sim.presets import load
 from sim.providers import Provider
-from sim.scenario import Scenario, load
+from sim.scenario import Scenario
+from sim.statistics import mean_ci
 
 MONTHS = 120
 
@@ -53,7 +56,7 @@ class Check:
     literature: str
     source: str
     findings: list[Finding]
-    data: dict[str, Any] = field(default_factory=dict)
+    figure: Callable[[], Any]  # draws the check's figure from its data (a matplotlib Figure)
     table: pd.DataFrame | None = None  # numbers the check prints beside its findings, formatted
 
     @property
@@ -113,7 +116,7 @@ def creaming(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "and park the hardest to help; differential prices did little to stop it",
                  "Rees, Whitworth and Carter 2014; Carter and Whitworth 2015; Work and Pensions "
                  "Committee 2013 (HC 162) and 2015; Learning and Work Institute outcome data 2017",
-                 findings, {"runs": runs, "measure": "hardest_turned_away", "table": away})
+                 findings, partial(plot_arm_panels, [(runs, "hardest_turned_away")]))
 
 
 # --- 2. Goodhart gap and gaming -----------------------------------------------------------------
@@ -148,7 +151,7 @@ def goodhart(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "A&E figures ran 19-27 points above patients' reports; misreporting where targets "
                  "bite",
                  "Bevan and Hood 2006 (Public Administration 84(3)); Campbell 1976; NAO 2001",
-                 findings, {"runs": runs, "gap": gap, "gaming": gaming})
+                 findings, partial(plot_arm_panels, [(runs, "goodhart_gap"), (runs, "gaming_rate")]))
 
 
 # --- 3. knowledge ----------------------------------------------------------------------------
@@ -197,7 +200,10 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "Outsourcing under targets lets providers' knowledge leak away: the commissioner "
                  "learns little and the programme leaves little learning behind",
                  "Work and Pensions Committee 2015; GO Lab / Collaborate CIC seven principles; "
-                 "DESIGN.md", findings, {"runs": runs, "churn_runs": churn_runs, "jumps": jumps})
+                 "DESIGN.md", findings,
+                 partial(plot_arm_panels, [(runs, "commissioner_knowledge"),
+                                           (runs, "commissioner_belief_error"),
+                                           (churn_runs, "provider_evidence")]))
 
 
 def _retender_jumps(runs: pd.DataFrame, measure: str, contract: int, months: int) -> pd.DataFrame:
@@ -249,7 +255,7 @@ def contingency(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "on control over outcomes: measure and pay for outputs or outcomes where both are "
                  "favourable, learn and measure the system where neither is",
                  "Ebrahim 2019 (Measuring Social Change); Ebrahim and Rangan 2014",
-                 findings, {"grid": grid})
+                 findings, lambda: plot_grid_differences(paired_grid(grid), ["uncertainty", "control"]))
 
 
 # --- 5. multitask incentives --------------------------------------------------------------------
@@ -306,7 +312,7 @@ def multitask(reps: int, seed: int, months: int = 3) -> Check:
     return Check("Multitask incentives",
                  "Paying on one measured task raises effort there and, where tasks substitute, "
                  "lowers it on the unmeasured ones: t1 = t + a/(c(1-d^2)), t2 = t - d a/(c(1-d^2))",
-                 "Holmstrom and Milgrom 1991 (JLEO 7)", findings, {"table": table},
+                 "Holmstrom and Milgrom 1991 (JLEO 7)", findings, partial(plot_multitask, table),
                  _multitask_curves(table))
 
 
@@ -333,8 +339,8 @@ def _multitask_efforts(scenario: Scenario, seed, months: int) -> list[dict]:
     provider = next(iter(model.agents_by_type[Provider]))
     served = pop.in_service & ~pop.parked & (pop.recorded_need[:, 0] > 0.05)
     rows = np.flatnonzero(served)
-    believed = model._mean[provider.slot, pop.segment[rows], pop.approach[rows], 0]
-    a = model.payment_scale * scenario.regime.payment.improvement_price * believed
+    believed = model.month.outlook.mean[provider.slot, pop.segment[rows], pop.approach[rows], 0]
+    a = model.month.outlook.terms.payment_scale * scenario.regime.payment.improvement_price * believed
     hm1, hm2 = holmstrom_milgrom(a, p.baseline_effort, p.effort_cost, p.substitution, pop.n_domains)
     return [dict(price=scenario.regime.payment.improvement_price, substitution=p.substitution,
                  a=a[i], measured=pop.effort[r, 0], unmeasured=pop.effort[r, 1],
@@ -427,7 +433,7 @@ def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "data: per-learner regret falls by about 1/M (gap-dependent) to 1/sqrt(M) (worst "
                  "case), and grows as log n",
                  "Lai and Robbins 1985; Auer et al. 2002; Landgren et al. 2016; Wang et al. 2020",
-                 findings, {"runs": runs, "ratio": ratio, "growth": growth})
+                 findings, partial(plot_pooled, runs, POOL_SIZE))
 
 
 def pooling_by_noise(noise_levels: list[float], reps: int, seed: int, months: int = MONTHS
@@ -473,79 +479,22 @@ CHECKS: dict[str, Callable[..., Check]] = {
 }
 
 
-def validate(reps: int = 10, seed: int = 0, only: list[str] | None = None) -> list[Check]:
-    """Run every check (or those named in ``only``)."""
-    return [CHECKS[name](reps, seed) for name in (only or CHECKS)]
+def validate(reps: int = 10, seed: int = 0, only: list[str] | None = None,
+             on_check: Callable[[str], None] | None = None) -> list[Check]:
+    """Run every check (or those named in ``only``), calling ``on_check(name)`` as each starts."""
+    checks = []
+    for name in only or CHECKS:
+        if on_check:
+            on_check(name)
+        checks.append(CHECKS[name](reps, seed))
+    return checks
 
 
 # --- the report ---------------------------------------------------------------------------------
 
 def plot_check(check: Check, path) -> None:
-    """One figure per check, saved to ``path``."""
-    import matplotlib.pyplot as plt
-
-    from sim.plots import bands, plot_grid_differences
-
-    data = check.data
-    if check.name == "Ebrahim's contingency":
-        fig = plot_grid_differences(paired_grid(data["grid"]), ["uncertainty", "control"])
-    elif check.name == "Multitask incentives":
-        table = data["table"]
-        fig, ax = plt.subplots(figsize=(6.5, 4.5))
-        for d, group in table.groupby("substitution"):
-            group = group.sort_values("a")
-            ax.scatter(group["a"], group["measured"], s=6, label=f"model, measured (d={d:g})")
-            ax.scatter(group["a"], group["unmeasured"], s=6, label=f"model, unmeasured (d={d:g})")
-            ax.plot(group["a"], group["hm_measured"], "k-", lw=0.8)
-            ax.plot(group["a"], group["hm_unmeasured"], "k--", lw=0.8)
-        ax.set_xlabel("payment per unit effort on the measured domain, a (GBP)")
-        ax.set_ylabel("effort per case-month")
-        ax.set_title("Effort against the closed form (black lines)")
-        ax.legend(fontsize=7)
-    elif check.name == "Pooled learning":
-        runs = data["runs"][data["runs"]["month"] >= 1]
-        after = runs.assign(regret=runs["provider_regret"] - runs.groupby(
-            ["regime", "replicate"])["provider_regret"].transform("first"))
-        fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
-        for arm, band in bands(after, "regret").groupby("regime", sort=False):
-            ax.plot(band["month"], band["mean"], label=arm)
-            ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
-        ax.set_xscale("log")
-        ax.set_xlabel("month (log scale)")
-        ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")
-        ax.set_title("Regret, pooled against isolated learners (95% bands)")
-        ax.legend()
-        per_replicate = after[after["month"] >= 2].pivot(index=["month", "replicate"],
-                                                          columns="regime", values="regret")
-        ratio = (per_replicate["pooled"] / per_replicate["isolated"]).rename("ratio").reset_index()
-        band = bands(ratio.assign(regime="pooled / isolated"), "ratio")
-        ax_ratio.plot(band["month"], band["mean"], label="pooled / isolated")
-        ax_ratio.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
-        ax_ratio.axhspan(1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE), color="grey", alpha=0.15,
-                         label=f"1/M to 1/sqrt(M), M = {POOL_SIZE}")
-        ax_ratio.set_xscale("log")
-        ax_ratio.set_xlabel("month (log scale)")
-        ax_ratio.set_ylabel("ratio of cumulative regret")
-        ax_ratio.set_title("Pooled over isolated regret, per replicate (95% band)")
-        ax_ratio.legend(fontsize=8)
-    else:
-        measures = {"Creaming and parking": ["hardest_turned_away"],
-                    "Goodhart gap and gaming": ["goodhart_gap", "gaming_rate"],
-                    "Knowledge": ["commissioner_knowledge", "commissioner_belief_error"]}[check.name]
-        runs = data["runs"]
-        extra = [("churn_runs", "provider_evidence")] if "churn_runs" in data else []
-        panels = [(runs, m) for m in measures] + [(data[k], m) for k, m in extra]
-        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-        for ax, (frame, measure) in zip(axes[0], panels, strict=True):
-            for arm, band in bands(frame, measure).groupby("regime", sort=False):
-                ax.plot(band["month"], band["mean"], label=arm)
-                ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
-            ax.set_title(measure)
-            ax.set_xlabel("month")
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """The check's own figure, saved to ``path``."""
+    save_figure(check.figure(), path, dpi=110)
 
 
 def paired_grid(grid: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,290 @@
+"""The market: providers entering, failing and being replaced, and intake (ODD 7.7, 7.13, 7.14).
+
+``Market`` holds the provider slots. A slot is a contract: a provider holds it until it fails
+(out of cash) or loses it at re-tendering, and an entrant then takes the slot (a failed slot is
+re-let the next month; a replaced provider's entrant takes over its caseload at once).
+``Intake`` is what the month's intake hands on: who was referred, who was refused by whom, and the
+attachment fees due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.arrays import max_last
+from sim.citizens import IN_SERVICE, WAITING
+from sim.providers import Provider, parking_value, plan
+
+if TYPE_CHECKING:
+    from sim.learning import Outlook
+    from sim.model import CommissioningModel
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the month's intake did (filled in as providers take their turns).
+
+    Attributes:
+        offered: each citizen was referred to a provider this month (n,); a refused citizen is
+            not referred again the same month.
+        refused_by_slot: referrals each slot turned away, by segment (P, S).
+        attachment_due: attachment fees each slot earned by taking cases (P,), GBP.
+    """
+
+    offered: np.ndarray
+    refused_by_slot: np.ndarray
+    attachment_due: np.ndarray
+
+    @classmethod
+    def open(cls, n_citizens: int, n_slots: int, n_segments: int) -> Intake:
+        """A month's intake before anyone is referred."""
+        return cls(np.zeros(n_citizens, bool), np.zeros((n_slots, n_segments), np.int64),
+                   np.zeros(n_slots))
+
+    @property
+    def refused(self) -> float:
+        return float(self.refused_by_slot.sum())
+
+    @property
+    def refused_hardest(self) -> float:
+        """Refusals of the hardest-to-help segment (the last)."""
+        return float(self.refused_by_slot[:, -1].sum())
+
+
+def referral_blocks(free: np.ndarray, selection_allowed: bool, referrals_per_place: float,
+                    queue_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each taker's referrals begin in the queue, and how many it is offered.
+
+    Each taker is offered the next ``free`` referrals, or ``ceil(referrals_per_place * free)``
+    where selection is allowed, as far as the queue goes.
+    """
+    if selection_allowed:
+        offered = np.array([int(np.ceil(referrals_per_place * f)) for f in free.tolist()])
+    else:
+        offered = free
+    end = np.minimum(np.cumsum(offered), queue_length)
+    begin = np.append(0, end[:-1])
+    return begin, end - begin
+
+
+def accept_best(value: np.ndarray, owner: np.ndarray, begin: np.ndarray, counts: np.ndarray,
+                free: np.ndarray) -> np.ndarray:
+    """Which offers are accepted: each taker's best ``free`` offers (ties in referral order, as a
+    stable sort keeps them) whose value is at least zero.
+    """
+    order_in_group = np.lexsort((-value, owner))
+    rank = np.arange(len(value)) - np.repeat(begin, counts)
+    ranked_ok = (rank < np.repeat(free, counts)) & (value[order_in_group] >= 0)
+    accept = np.zeros(len(value), bool)
+    accept[order_in_group[ranked_ok]] = True
+    return accept
+
+
+class Market:
+    """The provider slots, who holds them, and the market's history.
+
+    Attributes:
+        slots: the provider in each slot (None while a failed slot waits to be re-let).
+        failures: providers that ran out of cash, so far.
+        replaced: providers that lost their contract at re-tendering, so far.
+        received: money providers received, net of clawbacks, so far (GBP).
+    """
+
+    def __init__(self, model: CommissioningModel, n_slots: int) -> None:
+        self.model = model
+        self.slots: list[Provider | None] = [None] * n_slots
+        self.failures = 0.0
+        self.replaced = 0.0
+        self.received = 0.0
+        self._caseloads: np.ndarray | None = None
+        self._counted_at = -1  # the population's generation the caseloads were counted at
+        for slot in range(n_slots):
+            self.enter(slot)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """The providers holding a contract, in slot order."""
+        return [p for p in self.slots if p is not None]
+
+    # --- entry, failure, replacement -------------------------------------------------------------
+
+    def enter(self, slot: int) -> Provider:
+        """A new provider takes ``slot`` with only the published evidence (and what is shared)."""
+        model = self.model
+        p = model.scenario_config.providers
+        mission = float(np.clip(model.rng.normal(p.mission_mean, p.mission_spread), 0.0, 1.0))
+        model.evidence.clear(slot)
+        provider = Provider(model, slot, mission, model.scenario_config)
+        self.slots[slot] = provider
+        return provider
+
+    def fill_empty_slots(self) -> None:
+        """A failed contract is re-let to an entrant."""
+        for slot, provider in enumerate(self.slots):
+            if provider is None:
+                self.enter(slot)
+
+    def fail(self, provider: Provider) -> None:
+        """A provider out of cash leaves; its cases go back to the queue."""
+        provider.remove()
+        self.slots[provider.slot] = None
+        pop = self.model.population
+        cases = pop.provider == provider.slot
+        pop.status[cases], pop.provider[cases], pop.approach[cases] = WAITING, -1, -1
+        pop.waited[cases] = 0
+        pop.parked[cases] = False
+        self._caseloads = None
+        self.failures += 1
+
+    def replace(self, provider: Provider) -> None:
+        """Terminate a contract: an entrant takes over the slot and its caseload, re-assessing it."""
+        provider.remove()
+        self.slots[provider.slot] = None
+        self.enter(provider.slot)
+        pop = self.model.population
+        pop.approach[pop.provider == provider.slot] = -1
+        self.replaced += 1
+
+    def sanction(self, provider: Provider) -> None:
+        """Trust falls after a clawback, detected gaming or a termination seen by others."""
+        provider.trust -= self.model.scenario_config.providers.trust_loss * provider.trust
+        provider.sanctioned = True
+
+    def clear_sanctions(self) -> None:
+        for provider in self.providers:
+            provider.sanctioned = False
+
+    def retender(self) -> None:
+        """Re-tendering (7.14): the commissioner chooses the losers, entrants replace them, the
+        providers that stay see the terminations, and every contract starts afresh.
+        """
+        active = self.providers
+        losers = self.model.commissioner.retender(active)
+        for provider in losers:
+            self.replace(provider)
+        if losers:
+            for provider in active:
+                if provider not in losers:
+                    self.sanction(provider)
+        for provider in self.providers:
+            provider.contract_outcomes = provider.contract_cases = 0
+            provider.ever_shared = False
+
+    def update_missions(self) -> None:
+        """Every provider's mission moves with trust and management (7.16)."""
+        regime, rate = self.model.regime, self.model.scenario_config.providers.mission_rate
+        for provider in self.providers:
+            provider.update_mission(regime, rate)
+
+    # --- caseloads and intake ---------------------------------------------------------------------
+
+    def caseloads(self) -> np.ndarray:
+        """Cases held by each slot (an empty slot holds none).
+
+        Counted from the population and then kept up to date: ``pop.provider`` changes only in
+        ``assign`` (which adds to the count), ``fail`` (which drops the count) and when citizens
+        exit (a new generation of the population, which is counted afresh).
+        """
+        pop = self.model.population
+        if self._caseloads is None or self._counted_at != pop.generation:
+            self._caseloads = np.bincount(pop.provider + 1, minlength=len(self.slots) + 1)[1:]
+            self._counted_at = pop.generation
+        return self._caseloads
+
+    def start_running(self) -> None:
+        """The service is already running when the simulation starts.
+
+        Each provider inherits a caseload from the front of the queue, at various stages of service,
+        and the rest of the queue has been waiting for various times, so that neither the cases nor
+        the queue time out all at once (cohort echoes). No attachment fee is due on them.
+        """
+        model = self.model
+        pop, p = model.population, model.scenario_config.population
+        queue, start = np.flatnonzero(pop.waiting), 0  # each takes the front of what is left
+        for provider in self.providers:
+            rows = queue[start:start + provider.capacity]
+            self.assign(rows, np.zeros(len(rows), int), [provider], np.array([len(rows)]))
+            start += provider.capacity
+        rng = model.world.rng
+        pop.months_in_service[pop.in_service] = rng.integers(
+            0, p.max_service_months, np.count_nonzero(pop.in_service))
+        pop.waited[pop.waiting] = rng.integers(0, p.max_wait_months, np.count_nonzero(pop.waiting))
+        for provider in self.providers:
+            provider.contract_cases = 0
+
+    def intake(self, order: list[Provider], outlook: Outlook, intake: Intake) -> None:
+        """Providers, in ``order``, fill their free places from the queue (7.7).
+
+        Sequential in effect, vectorised in fact: each provider is offered the next referrals of
+        one queue in order of arrival (``free`` of them, or ``ceil(referrals_per_place * free)``
+        where selection is allowed), and what one takes or refuses never changes what the next is
+        offered: a provider's free places, mission and beliefs do not depend on the others'
+        intake. So every offer is known up front and all are valued in one ``plan``.
+        """
+        caseloads = self.caseloads()
+        takers = [p for p in order if p.capacity - caseloads[p.slot] > 0]
+        if not takers:
+            return
+        pop, terms = self.model.population, self.model.regime.settings.payment
+        queue = np.flatnonzero(pop.waiting & ~intake.offered)  # not yet referred, in order of arrival
+        slots = np.array([p.slot for p in takers])
+        free = np.array([p.capacity for p in takers]) - caseloads[slots]
+        begin, counts = referral_blocks(free, terms.selection_allowed, self.model.regime.settings
+                                        .referrals_per_place, len(queue))
+        rows = queue[: begin[-1] + counts[-1]]
+        intake.offered[rows] = True  # a refused citizen is not referred again this month
+        owner = np.repeat(np.arange(len(takers)), counts)  # which taker each offered row went to
+        if not terms.selection_allowed:
+            self.assign(rows, owner, takers, counts, intake)
+            return
+        value = self.referral_value(rows, slots[owner],
+                                    np.array([p.effective_mission for p in takers])[owner],
+                                    np.array([p.slack for p in takers])[owner], outlook)
+        accept = accept_best(value, owner, begin, counts, free)
+        self.refuse(rows[~accept], slots[owner[~accept]], intake)
+        self.assign(rows[accept], owner[accept], takers, np.bincount(owner[accept], minlength=len(takers)),
+                    intake)
+
+    def referral_value(self, rows: np.ndarray, slot: np.ndarray, mission: np.ndarray,
+                       slack: np.ndarray, outlook: Outlook) -> np.ndarray:
+        """What taking each referred citizen is worth to the provider in ``slot`` (per row, as are
+        its effective ``mission`` and its ``slack``) over its horizon (GBP).
+        """
+        model = self.model
+        pop, sc, regime = model.population, model.scenario_config, model.regime
+        seg = pop.segment[rows]
+        months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
+        terms = outlook.terms
+        value, _ = plan(outlook.mean[slot, seg], pop.recorded_need[rows], outlook.values[slot, seg],
+                        mission, regime.payment.price(seg), months, terms, slack)
+        monthly = np.maximum(max_last(value), parking_value(mission, terms, slack))
+        fee = terms.payment_scale * regime.settings.payment.attachment_fee / slack
+        return months * monthly + (1 - mission) * fee
+
+    def assign(self, rows: np.ndarray, owner: np.ndarray, takers: list[Provider], counts: np.ndarray,
+               intake: Intake | None = None) -> None:
+        """``rows[i]`` becomes a case of ``takers[owner[i]]`` (``counts`` per taker); attachment
+        fees accrue to ``intake`` when one is given.
+        """
+        pop = self.model.population
+        caseloads = self.caseloads()  # counted before the rows change hands, then kept up to date
+        slots = np.array([p.slot for p in takers])
+        pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, slots[owner], -1
+        pop.months_in_service[rows] = 0
+        pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
+        if intake is not None:
+            intake.attachment_due[slots] += self.model.regime.settings.payment.attachment_fee * counts
+        caseloads[slots] += counts
+        for provider, n in zip(takers, counts.tolist(), strict=True):
+            provider.contract_cases += n
+
+    def refuse(self, rows: np.ndarray, slots: np.ndarray, intake: Intake) -> None:
+        """Referrals ``rows`` refused, each by the provider in ``slots``."""
+        pop = self.model.population
+        pop.refusals[rows] += 1
+        refused = intake.refused_by_slot
+        refused += np.bincount(slots * refused.shape[1] + pop.segment[rows],
+                               minlength=refused.size).reshape(refused.shape)

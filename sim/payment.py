@@ -1,0 +1,212 @@
+"""Payment models (ODD 7.11): what the commissioner owes, and what a provider expects to earn.
+
+Every payment model answers the same questions, so no other module tests a model's name:
+
+- ``due``: what is owed to each provider slot this month, from what the commissioner sees;
+- ``marginal``: how much one more unit of effort on a case raises its expected payment (the
+  incentive in a provider's plan, ``providers.plan``), or None where pay does not depend on effort;
+- ``expected``: a case's expected payment per month under a given effort;
+- ``parked``: what a case still earns while it is parked;
+- ``at_risk``: the share of a provider's income that depends on the measure (its pressure, 7.10);
+- ``clawback``: what is recovered for false outcome reports found out (7.12);
+- ``price``: the outcome price still to be earned on each case (0 where outcomes are not paid).
+
+``PAYMENT_MODELS`` is the one list of models: the scenario schema takes its allowed names from it,
+so a name without a class cannot be given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from scipy.special import ndtr
+
+if TYPE_CHECKING:
+    from sim.providers import Terms
+    from sim.scenario import PaymentSettings
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What the commissioner knows when it works out what is due (one row per active citizen).
+
+    Attributes:
+        n_slots: provider slots.
+        provider: each citizen's provider slot (-1 while waiting).
+        segment: each citizen's segment.
+        in_service: each citizen is in service.
+        reported: an outcome was reported for the case this month (truthfully or not).
+        old_record, new_record: the case record a month ago and now (n, K).
+        weights: the measure's weights over domains.
+        drift: the expected monthly rise of a need without support.
+        capacity: places of each slot's provider (0 for an empty slot).
+    """
+
+    n_slots: int
+    provider: np.ndarray
+    segment: np.ndarray
+    in_service: np.ndarray
+    reported: np.ndarray
+    old_record: np.ndarray
+    new_record: np.ndarray
+    weights: np.ndarray
+    drift: float
+    capacity: np.ndarray
+
+
+def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndarray,
+                      sigma: float) -> np.ndarray:
+    """Chance that a measured need falls by ``gap`` within ``months``, at a mean fall per month."""
+    return ndtr((months * monthly_fall - gap) / (sigma * np.sqrt(months)))
+
+
+class PaymentModel:
+    """A way of paying providers; the base class pays nothing for outcomes and claws nothing back.
+
+    Attributes:
+        name: the model's name in scenario files (``regime.payment.model``).
+        on_measure: whether pay depends on the measure, which puts income at risk.
+        settings: the validated ``regime.payment`` section.
+    """
+
+    name: ClassVar[str]
+    on_measure: ClassVar[bool] = False
+
+    def __init__(self, settings: PaymentSettings, n_segments: int) -> None:
+        self.settings = settings
+        self.n_segments = n_segments
+
+    def price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
+        """The outcome price still to be earned on cases of ``segment`` (0 once ``paid``)."""
+        return np.zeros(len(segment))
+
+    def due(self, bill: Bill) -> np.ndarray:
+        """What is owed to each slot this month (before attachment fees and shared risk)."""
+        raise NotImplementedError
+
+    def marginal(self, effect: np.ndarray, price: np.ndarray, gap: np.ndarray, months: np.ndarray,
+                 terms: Terms) -> np.ndarray | None:
+        """Expected payment per unit effort, per case, approach and domain (n, A, K); None if none."""
+        return None
+
+    def expected(self, effect: np.ndarray, effort: np.ndarray, price: np.ndarray, gap: np.ndarray,
+                 months: np.ndarray, terms: Terms) -> np.ndarray:
+        """Expected payment per month of each case and approach (n, A), before the budget's scale."""
+        return np.zeros(effort.shape[:-1])
+
+    def parked(self) -> float:
+        """What a parked case still earns per month, before the budget's scale."""
+        return 0.0
+
+    @property
+    def at_risk(self) -> float:
+        """Share of a provider's income that depends on the measure (net of shared risk)."""
+        return (1.0 - self.settings.shared_risk) if self.on_measure else 0.0
+
+    def clawback(self, bill: Bill, detected: np.ndarray, scale: float) -> np.ndarray:
+        """What is recovered from each slot for the ``detected`` false reports."""
+        return np.zeros(bill.n_slots)
+
+
+class PaymentByResults(PaymentModel):
+    """A price per outcome: a case first meeting the measure (7.11), optionally dearer for harder
+    segments; payments for false reports found out are clawed back where ``clawback`` is on.
+    """
+
+    name = "outcomes"
+    on_measure = True
+
+    def prices(self) -> np.ndarray:
+        """Outcome price for each segment: flat, or rising to ``price_ratio_hardest`` times."""
+        s = self.settings
+        if not s.differential_prices:
+            return np.full(self.n_segments, s.outcome_price)
+        return s.outcome_price * np.linspace(1.0, s.price_ratio_hardest, self.n_segments)
+
+    def price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
+        price = self.prices()[segment]
+        return price if paid is None else np.where(paid, 0.0, price)
+
+    def due(self, bill: Bill) -> np.ndarray:
+        reported = bill.reported
+        return np.bincount(bill.provider[reported], weights=self.price(bill.segment[reported]),
+                           minlength=bill.n_slots)
+
+    def marginal(self, effect, price, gap, months, terms):
+        # the slope of the chance of reaching the threshold in time, at baseline effort
+        w = terms.measure_weights
+        fall0 = (effect * terms.baseline_effort) @ w - terms.drift
+        z0 = (months * fall0 - gap) / (terms.sigma * np.sqrt(months))
+        density = np.exp(-0.5 * z0**2) / np.sqrt(2 * np.pi)
+        pay_slope = (price[:, None] * density / (terms.sigma * np.sqrt(months)))[..., None]
+        return pay_slope * effect * w
+
+    def expected(self, effect, effort, price, gap, months, terms):
+        fall = (effect * effort) @ terms.measure_weights - terms.drift
+        return price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
+
+    def clawback(self, bill: Bill, detected: np.ndarray, scale: float) -> np.ndarray:
+        if not self.settings.clawback:
+            return np.zeros(bill.n_slots)
+        return np.bincount(bill.provider[detected], weights=scale * self.price(bill.segment[detected]),
+                           minlength=bill.n_slots)
+
+
+class DistanceTravelled(PaymentModel):
+    """A linear price on value added: the measured fall of the weighted need against its expected
+    drift, signed case by case so that noise nets out; a provider's month is never charged.
+    """
+
+    name = "distance_travelled"
+    on_measure = True
+
+    def due(self, bill: Bill) -> np.ndarray:
+        cases = bill.in_service
+        month_drop = np.where(cases[:, None], bill.old_record - bill.new_record, 0.0)
+        drop = month_drop @ bill.weights + bill.drift
+        return np.clip(np.bincount(bill.provider[cases],
+                                   weights=self.settings.improvement_price * drop[cases],
+                                   minlength=bill.n_slots), 0.0, None)
+
+    def marginal(self, effect, price, gap, months, terms):
+        return self.settings.improvement_price * effect * terms.measure_weights
+
+    def expected(self, effect, effort, price, gap, months, terms):
+        return self.settings.improvement_price * (effect * effort) @ terms.measure_weights
+
+
+class FeeForService(PaymentModel):
+    """A fee per case-month, parked cases included."""
+
+    name = "fee_for_service"
+
+    def due(self, bill: Bill) -> np.ndarray:
+        return self.settings.fee_per_month * np.bincount(bill.provider[bill.in_service],
+                                                         minlength=bill.n_slots)
+
+    def expected(self, effect, effort, price, gap, months, terms):
+        return np.full(effort.shape[:-1], self.settings.fee_per_month)
+
+    def parked(self) -> float:
+        return self.settings.fee_per_month
+
+
+class BlockGrant(PaymentModel):
+    """A grant per caseload place per month, whoever fills the places."""
+
+    name = "block_grant"
+
+    def due(self, bill: Bill) -> np.ndarray:
+        return self.settings.grant_per_place * bill.capacity
+
+
+PAYMENT_MODELS: dict[str, type[PaymentModel]] = {
+    cls.name: cls for cls in (PaymentByResults, DistanceTravelled, FeeForService, BlockGrant)}
+"""Every payment model by its name in scenario files: the schema's allowed values."""
+
+
+def payment_model(settings: PaymentSettings, n_segments: int) -> PaymentModel:
+    """The payment model a validated ``regime.payment`` section names."""
+    return PAYMENT_MODELS[settings.model](settings, n_segments)

@@ -1,0 +1,104 @@
+"""Reporting and settlement: outcome reports and gaming, payment, audits and clawback, cash and
+failure (ODD 7.10-7.13), in that order, as one phase of the month (``settle``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.citizens import meets_measure
+from sim.payment import Bill
+from sim.providers import detection_probability
+
+if TYPE_CHECKING:
+    from sim.citizens import Living
+    from sim.market import Intake
+    from sim.model import CommissioningModel
+    from sim.service import Service
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the month's reporting and settlement did (counts and GBP).
+
+    Attributes:
+        reports: outcome reports made (true and false).
+        false_reports: reports of outcomes that did not happen.
+        detected: false reports found out this month.
+        clawback: money recovered for them (GBP).
+        spend: the commissioner's net payment this month (GBP).
+    """
+
+    reports: float
+    false_reports: float
+    detected: float
+    clawback: float
+    spend: float
+
+    @classmethod
+    def none(cls) -> Settlement:
+        """Before the first month: nothing reported or paid."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def settle(model: CommissioningModel, intake: Intake, service: Service, living: Living) -> Settlement:
+    """Report outcomes (some falsely), pay what is due, audit and claw back, and settle cash.
+
+    1. Cases in service that meet the measure on the record and have not been paid for are
+       reported; each provider reports some that do not, at its ``false_report_chance`` (7.10).
+    2. The commissioner pays what the payment model says is due, plus attachment fees and its
+       share of each provider's deficit, within its budget (7.11).
+    3. It audits this month's reports; what it finds is taken off the league table, clawed back
+       where the payment model does, and sanctioned (7.12).
+    4. Providers settle their cash; any left below zero fails (7.13).
+    """
+    pop, regime, com, market = model.population, model.regime, model.commissioner, model.market
+    settings = regime.settings
+    slots = market.slots
+    n_slots = len(slots)
+    active = np.array([p is not None for p in slots])
+    cases = pop.in_service
+    met = cases & meets_measure(pop.recorded_need, regime.measure_weights, settings.measure_threshold)
+    open_cases = cases & ~pop.paid
+    truthful = open_cases & met
+    detection = detection_probability(settings.payment.audit_rate, settings.voice_check,
+                                      settings.citizen_voice)
+    chance = np.array([p.false_report_chance(regime, detection) if p else 0.0 for p in slots])
+    slot_of = np.where(cases, pop.provider, 0)
+    gamed = open_cases & ~met & (model.rng.random(len(pop)) < chance[slot_of])
+    reported = truthful | gamed
+    pop.paid |= reported
+    pop.gamed |= gamed
+    per_slot = np.bincount(pop.provider[reported], minlength=n_slots)
+    for provider in market.providers:
+        provider.contract_outcomes += int(per_slot[provider.slot])
+
+    bill = Bill(n_slots, pop.provider, pop.segment, cases, reported, living.old_record,
+                pop.recorded_need, regime.measure_weights, model.world.need_drift,
+                np.array([p.capacity if p else 0 for p in slots]))
+    due = intake.attachment_due + regime.payment.due(bill)
+    due += settings.payment.shared_risk * np.clip(service.costs - due, 0.0, None) * active
+    paid = com.pay(due)
+
+    detected = com.audit(gamed)
+    pop.paid[detected] = pop.gamed[detected] = False
+    clawback = regime.payment.clawback(bill, detected, com.payment_scale)
+    com.claw_back(float(clawback.sum()))
+    caught = np.bincount(pop.provider[detected], minlength=n_slots)
+
+    market.received += float(paid.sum() - clawback.sum())
+    for provider in market.providers:
+        provider.contract_outcomes -= int(caught[provider.slot])  # found false: off the table
+        provider.settle(float(paid[provider.slot] - clawback[provider.slot]),
+                        float(service.costs[provider.slot]))
+        if caught[provider.slot]:
+            market.sanction(provider)
+    for provider in market.providers:
+        if provider.cash < 0:
+            market.fail(provider)
+    return Settlement(reports=float(reported.sum()), false_reports=float(gamed.sum()),
+                      detected=float(detected.sum()), clawback=float(clawback.sum()),
+                      spend=float(paid.sum() - clawback.sum()))
