@@ -21,8 +21,8 @@ from sim import CommissioningModel
 from sim.cli import app
 from sim.dashboard import assets, controls, serve, views
 from sim.dashboard import measures as m
-from sim.dashboard.app import about_text, checked_seed, context_presets, describe_preset, regime_presets
-from sim.dashboard.pair import Design, Pair
+from sim.dashboard.app import about_text, checked_seed
+from sim.dashboard.pair import Design, Pair, context_presets, describe_preset, regime_presets
 from sim.regime import LEVERS, PAYMENT_AND_MARKET
 from sim.scenario import ScenarioError, allowed, field_paths
 
@@ -220,6 +220,7 @@ def test_numbers_are_written_for_reading():
     assert views.number(247133.4) == "247,133" and views.number(0.51234) == "0.512"
     assert views.number(-0.0123, signed=True) == "-0.012" and views.number(0.2, signed=True) == "+0.200"
     assert views.number(8.0) == "8" and views.number(-1.0, signed=True) == "-1" and views.number(0.0) == "0"
+    assert views.number(float("nan")) == views.number(float("nan"), signed=True) == "–"
 
 
 def test_the_about_panel_has_the_principles_the_views_and_where_to_read_more():

@@ -21,9 +21,9 @@ from mesa.visualization.utils import force_update, update_counter
 
 from sim.dashboard import controls as c
 from sim.dashboard import views
-from sim.dashboard.pair import SIDES, Design, Pair
+from sim.dashboard.pair import SIDES, Design, Pair, context_presets, describe_preset, regime_presets
 from sim.regime import LEVERS
-from sim.scenario import ScenarioError, find_file, preset_description, preset_paths
+from sim.scenario import ScenarioError
 
 REGIME_ENV, CONTEXT_ENV = "COMMSIM_DASHBOARD_REGIME", "COMMSIM_DASHBOARD_CONTEXT"
 """How ``commsim dashboard`` tells the served page which regime and context to open with."""
@@ -45,26 +45,6 @@ STYLE = """
 
 Redesign = Callable[[Callable[[Design], Design]], None]
 """Applies a change to the design (it may raise ``ScenarioError``, leaving the design as it was)."""
-
-
-def regime_presets() -> list[str]:
-    """The preset regimes, by name."""
-    return [name for name in preset_paths() if "/" not in name]
-
-
-def context_presets() -> list[str]:
-    """The preset contexts, by name."""
-    return [name.split("/", 1)[1] for name in preset_paths() if name.startswith("contexts/")]
-
-
-def describe_preset(name: str | None) -> str:
-    """The one-line description of a preset or TOML file ("" for none, or for a file without one)."""
-    if name is None:
-        return ""
-    try:
-        return preset_description(find_file(name))
-    except ScenarioError:  # a file that has gone since the page opened
-        return ""
 
 
 @solara.component

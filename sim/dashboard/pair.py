@@ -22,10 +22,31 @@ from typing import Any
 import mesa
 import pandas as pd
 
-from sim import CommissioningModel, Scenario, load
+from sim import CommissioningModel, Scenario, ScenarioError, load
+from sim.presets import find_file, preset_description, preset_paths
 
 SIDES = ("A", "B")
 """The two regimes, in the order the page shows them; B may be switched off."""
+
+
+def regime_presets() -> list[str]:
+    """The preset regimes, by name."""
+    return [name for name in preset_paths() if "/" not in name]
+
+
+def context_presets() -> list[str]:
+    """The preset contexts, by name."""
+    return [name.split("/", 1)[1] for name in preset_paths() if name.startswith("contexts/")]
+
+
+def describe_preset(name: str | None) -> str:
+    """The one-line description of a preset or TOML file ("" for none, or for a file without one)."""
+    if name is None:
+        return ""
+    try:
+        return preset_description(find_file(name))
+    except ScenarioError:  # a file that has gone since the page opened
+        return ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,10 @@ import socket
 import sys
 from pathlib import Path
 
+from sim import ScenarioError
 from sim.dashboard import assets
-from sim.scenario import ScenarioError, find_file, preset_paths
+from sim.dashboard.pair import context_presets, regime_presets
+from sim.presets import find_file
 
 LOCALHOST = "127.0.0.1"
 APP = "sim.dashboard.app"
@@ -35,10 +37,7 @@ def check_presets(regime: str, context: str) -> None:
     Raises:
         ScenarioError: one line naming the argument and what is allowed.
     """
-    presets = preset_paths()
-    for name, kind, known in (
-            (regime, "regime", [n for n in presets if "/" not in n]),
-            (context, "context", [n.split("/", 1)[1] for n in presets if n.startswith("contexts/")])):
+    for name, kind, known in ((regime, "regime", regime_presets()), (context, "context", context_presets())):
         if name not in known and not name.endswith(".toml"):
             raise ScenarioError(f"{name}: not a {kind} preset (presets: {', '.join(known)})")
         find_file(name)  # a TOML file must exist

@@ -320,7 +320,11 @@ def latest(results: Results, labels: Labels,
 
 
 def number(value: float, signed: bool = False) -> str:
-    """A value as the page writes it: counts and pounds whole, with separators; shares to 3 places."""
+    """A value as the page writes it: counts and pounds whole, with separators; shares to 3 places;
+    a dash where the model has nothing to measure (NaN: a mean over nobody, a share of nothing).
+    """
+    if not np.isfinite(value):
+        return "–"
     whole = abs(value) >= 100 or float(value).is_integer()
     text = f"{value:+,.0f}" if whole else f"{value:+.3f}"
     return text if signed else text.removeprefix("+")
