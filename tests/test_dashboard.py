@@ -70,12 +70,13 @@ def test_both_regimes_face_the_same_world():
 def test_a_new_lever_rebuilds_only_its_side_and_replays_it_to_the_current_month():
     pair = stepped(Pair(design=small(seed=2)), 5)
     a, b = pair.runs[0], pair.runs[1]
-    changed = pair.design.with_lever(1, "regime.forum_interval", 6)
+    before = pair.results()[1]
+    changed = pair.design.with_lever(1, "regime.measure", "threshold")
     pair.redesign(changed)
     assert pair.runs[0] is a and pair.runs[1] is not b
     assert pair.month == 5 and pair.runs[1].time == 5.0
-    assert pair.runs[1].scenario_config.regime.forum_interval == 6
     pd.testing.assert_frame_equal(pair.results()[1], alone(changed, 1, 5))
+    assert not pair.results()[1][m.MEASURE_VALUE.name].equals(before[m.MEASURE_VALUE.name])
     assert pair.labels()[1] == "B: learning_oriented, 1 field changed"
 
 
