@@ -1,6 +1,6 @@
 """The command line (also ``python -m sim``).
 
-``commsim run | compare | validate | sweep | sensitivity | analyse | scenarios | fields``
+``commsim run | compare | validate | sweep | sensitivity | analyse | dashboard | scenarios | fields``
 """
 
 from __future__ import annotations
@@ -349,6 +349,25 @@ def analyse(
                      f"{row['n']} vs {row['n_baseline']}"] for _, row in found.differences.iterrows()),
                    f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
     console.print(f"wrote {out}/{', '.join(written)}")
+
+
+@app.command()
+@user_errors
+def dashboard(
+    regime: Annotated[str, typer.Argument(
+        metavar="REGIME", help="The regime whose levers the page opens on (a preset or TOML "
+                               "file), shown against target_driven.")] = "learning_oriented",
+    context: Annotated[str, typer.Argument(
+        metavar="CONTEXT", help="The context (a preset or TOML file).")] = "moderate",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to serve on; anything but 127.0.0.1 lets other "
+                                           "machines in, and the page has no authentication.")]
+        = "127.0.0.1",
+) -> None:
+    """Serve the browser dashboard (offline): turn the seven levers, watch two regimes diverge."""
+    from sim.dashboard.serve import serve
+
+    serve(regime, context, host=host, port=port)
 
 
 @app.command()
