@@ -254,9 +254,12 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
     providers = market.providers
     active = [p.slot for p in providers]
     mean_, sd = model.evidence.posterior(world, regime.settings.prior_weight)
-    p_parts, p_error = knowledge(world, mean_, model.evidence.values(world))
     c_mean, c_sd = com.beliefs()
-    c_parts, c_error = knowledge(world, c_mean, com.believed_values())
+    # every provider slot's beliefs and then the commissioner's, judged in one pass
+    parts, error = knowledge(world, np.concatenate([mean_, c_mean[None]]),
+                             np.concatenate([model.evidence.values(world), com.believed_values()[None]]))
+    p_parts, c_parts = {k: v[:-1] for k, v in parts.items()}, {k: v[-1] for k, v in parts.items()}
+    p_error, c_error = error[:-1], error[-1]
     # the system knows what its best-informed actor (least posterior variance) knows
     spread = np.append((sd[active] ** 2).mean(axis=(1, 2, 3)), (c_sd**2).mean())
     best = int(np.argmin(spread))
