@@ -220,8 +220,9 @@ class Population:
         self.keep(~((self.status == LEFT) & (month - self.referred > rules.followup_months)))
 
     def followed(self, month: int, window: int) -> np.ndarray:
-        """Citizens in their intent-to-treat follow-up: referred at most ``window`` months ago."""
-        return month - self.referred <= window
+        """Citizens in their intent-to-treat follow-up: referred during the run (month 1 on, not
+        inherited with the running service at the start) and at most ``window`` months ago."""
+        return (self.referred >= 1) & (month - self.referred <= window)
 
     def row(self, citizen_id: int) -> int:
         """The row of an active citizen, or -1 once it has exited."""

@@ -186,7 +186,7 @@ def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) 
     assert pop.arrived == active + pop.resolved + pop.timed_out + pop.unserved
     window = model.scenario_config.population.followup_months
     assert (model.time - pop.referred[~pop.active] <= window).all()
-    assert m["followed"] == np.count_nonzero(model.time - pop.referred <= window)
+    assert m["followed"] == np.count_nonzero((pop.referred >= 1) & (model.time - pop.referred <= window))
     assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
         + m["unserved_total"]
     assert m["citizens"] == active == m["waiting"] + m["in_service"]
