@@ -221,7 +221,8 @@ class Population:
 
     def followed(self, month: int, window: int) -> np.ndarray:
         """Citizens in their intent-to-treat follow-up: referred during the run (month 1 on, not
-        inherited with the running service at the start) and at most ``window`` months ago."""
+        inherited with the running service at the start) and at most ``window`` months ago.
+        """
         return (self.referred >= 1) & (month - self.referred <= window)
 
     def row(self, citizen_id: int) -> int:
