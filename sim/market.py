@@ -264,8 +264,12 @@ class Market:
         seg = pop.segment[rows]
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
         terms = outlook.terms
+        # a referral meeting the measure already would be a case "met at intake"
+        meets = meets_measure(pop.recorded_need[rows], regime.measure_weights,
+                              regime.settings.measure_threshold)
+        price = regime.payment.outcome_value(seg, regime.payment.closed(np.zeros(len(rows), bool), meets))
         value, _ = plan(outlook.mean[slot, seg], pop.recorded_need[rows], outlook.values[slot, seg],
-                        mission, regime.payment.price(seg), months, terms, slack)
+                        mission, price, months, terms, slack)
         monthly = np.maximum(max_last(value), parking_value(mission, terms, slack))
         fee = terms.payment_scale * regime.settings.payment.attachment_fee / slack
         return months * monthly + (1 - mission) * fee

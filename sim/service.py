@@ -67,7 +67,8 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
     slack = np.array([p.slack if p else 1.0 for p in slots])[slot]
     months = np.minimum(sc.providers.horizon,
                         sc.population.max_service_months - pop.months_in_service[cases])
-    price = regime.payment.price(seg, pop.paid[cases])
+    price = regime.payment.outcome_value(seg, regime.payment.closed(pop.paid[cases],
+                                                                     pop.met_at_intake[cases]))
     values = outlook.values[slot, seg]
     need = pop.recorded_need[cases]
     terms = outlook.terms
