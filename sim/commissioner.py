@@ -68,6 +68,7 @@ class Commissioner(mesa.Agent):
     Attributes:
         reports: evidence from providers' case-level reports on covered domains (S, A, K, 2).
         pool_view: its copy of the shared learning pool, from forums or open data (S, A, K, 2).
+        heard: citizens' accounts of change on domains no case data reaches it from (S, A, K, 2).
         voice_sum, voice_n: citizens' reported value weights per segment, summed and counted.
         residual_ss, residual_n: squared residuals of its predictions of reported changes, and
             their count (discounted like its evidence), for its estimate of control.
@@ -88,6 +89,7 @@ class Commissioner(mesa.Agent):
         n_segments, _, n_domains = shape
         self.reports = beliefs.empty(shape)
         self.pool_view = beliefs.empty(shape)
+        self.heard = beliefs.empty(shape)
         self.voice_sum = np.zeros((n_segments, n_domains))
         self.voice_n = np.zeros(n_segments)
         self.residual_ss = 0.0
@@ -127,13 +129,19 @@ class Commissioner(mesa.Agent):
         self.voice_sum += by_segment
         self.voice_n += count
 
+    def hear_change(self, heard: np.ndarray) -> None:
+        """Citizens' accounts of how their needs changed, on domains no case data reaches it from
+        (evidence (S, A, K, 2); 7.9).
+        """
+        self.heard += heard
+
     def see_pool(self, pool: np.ndarray) -> None:
         """Take a copy of the shared learning pool (a forum it attends, or open data)."""
         self.pool_view = pool.copy()
 
     def evidence(self) -> np.ndarray:
-        """Case-level reports on covered domains, the pool elsewhere (reports include pooled data)."""
-        return np.where(self.regime.covered[:, None], self.reports, self.pool_view)
+        """Case-level reports on covered domains, the pool elsewhere, and what citizens told it."""
+        return np.where(self.regime.covered[:, None], self.reports, self.pool_view) + self.heard
 
     def beliefs(self) -> tuple[np.ndarray, np.ndarray]:
         world = self.model.world
@@ -145,7 +153,7 @@ class Commissioner(mesa.Agent):
                                       self.voice_n, PSEUDO_REPORTS)
 
     def forget(self, factor: float) -> None:
-        for arr in (self.reports, self.pool_view, self.voice_sum, self.voice_n):
+        for arr in (self.reports, self.pool_view, self.heard, self.voice_sum, self.voice_n):
             arr *= factor
         self.residual_ss *= factor
         self.residual_n *= factor
@@ -243,5 +251,4 @@ class Commissioner(mesa.Agent):
             return []
         n_replace = int(round(settings.replace_share * len(providers)))
         pool = providers if rule == "replace_bottom" else [p for p in providers if not p.ever_shared]
-        score = {p: p.contract_outcomes / max(p.contract_cases, 1) for p in pool}
-        return sorted(pool, key=lambda p: (score[p], p.slot))[:n_replace]
+        return sorted(pool, key=lambda p: (p.score, p.slot))[:n_replace]

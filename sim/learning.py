@@ -9,7 +9,8 @@ record of citizens' voice. The functions are the month's learning phases:
 - ``outlook``: what every provider acts on this month (posteriors, values, terms);
 - ``learn``: providers learn from outcome assessments of their served cases; reports go up;
 - ``hear_voice``: citizens say what matters to them;
-- ``exchange``: forums and open data pool what providers share.
+- ``hear_change``: citizens say how their needs changed, where no assessment records it;
+- ``exchange``: sharing decides what is pooled, open data who receives it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim import beliefs
-from sim.providers import Terms
-from sim.world import ASSESSMENT, FORUM_VOICE, VOICE
+from sim.providers import Terms, trust_after_forum
+from sim.world import ASSESSMENT, FORUM_VOICE, MIN_OBS_SD, VOICE, VOICE_CHANGE
 
 if TYPE_CHECKING:
     from sim.citizens import Living, Population
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from sim.world import World
 
 VOICE_SD = 0.05          # noise in a citizen's report of what they value
+# noise in a citizen's own account of how a need changed this month, on the 0-1 need scale: a
+# lay account, so coarser than the two professional assessments a measured change rests on
+# (measurement_sd 0.04 each, together about 0.057)
+VOICE_CHANGE_SD = 0.1
 PSEUDO_REPORTS = 20.0    # weight of the professional view of values, in citizens' reports
 NEED_SEEN = 0.05         # least distance from 0 or 1 of a need learnt from (see ``learnable``)
 
@@ -44,6 +49,8 @@ class Evidence:
         falsified: what its falsified records add to what it has seen (information only: a
             falsified record claims a larger fall than the case made; 7.10). Its records, which
             it reports and shares, are ``own + falsified``; its own beliefs rest on ``own``.
+        heard: what its own citizens told it of how their needs changed, on the domains it does
+            not record (7.9); heard, not recorded, so neither shared nor reported.
         external: what it has received from others.
         contributed: what it has put into the pool.
         reported: what it has reported to the commissioner.
@@ -56,6 +63,7 @@ class Evidence:
         cells = (n_slots, *shape)
         self.own = beliefs.empty(cells)
         self.falsified = beliefs.empty(cells)
+        self.heard = beliefs.empty(cells)
         self.external = beliefs.empty(cells)
         self.contributed = beliefs.empty(cells)
         self.reported = beliefs.empty(cells)
@@ -66,14 +74,14 @@ class Evidence:
 
     def clear(self, slot: int) -> None:
         """An entrant in ``slot`` starts with only the published evidence."""
-        for arr in (self.own, self.falsified, self.external, self.contributed, self.reported,
-                    self.voice_sum, self.voice_n):
+        for arr in (self.own, self.falsified, self.heard, self.external, self.contributed,
+                    self.reported, self.voice_sum, self.voice_n):
             arr[slot] = 0.0
 
     def forget(self, factor: float) -> None:
         """Old evidence fades: every statistic is multiplied by ``factor`` (4.4 forgetting)."""
-        for arr in (self.own, self.falsified, self.external, self.contributed, self.reported, self.pool,
-                    self.voice_sum, self.voice_n):
+        for arr in (self.own, self.falsified, self.heard, self.external, self.contributed,
+                    self.reported, self.pool, self.voice_sum, self.voice_n):
             arr *= factor
 
     def records(self, slot: int) -> np.ndarray:
@@ -83,7 +91,7 @@ class Evidence:
     def posterior(self, world: World, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """Each slot's posterior mean and sd over the effects (P, S, A, K)."""
         return beliefs.posterior(world.prior_mean, world.prior_sd, prior_weight,
-                                 self.own + self.external)
+                                 self.own + self.heard + self.external)
 
     def values(self, world: World) -> np.ndarray:
         """What each slot believes each segment values (P, S, K)."""
@@ -139,6 +147,15 @@ def learnable(served: np.ndarray, recorded: np.ndarray, need_before: np.ndarray,
             & (need_before < 1.0 - room - drift))
 
 
+def expected_fall(pop: Population, living: Living, outlook: Outlook) -> np.ndarray:
+    """The fall in need each provider expected this month on its served cases (n, K); 0 elsewhere."""
+    expected = np.zeros_like(pop.effort)
+    cases = np.flatnonzero(living.served)
+    believed = outlook.mean[pop.provider[cases], pop.segment[cases], living.approach[cases]]
+    expected[cases] = np.clip(believed * pop.effort[cases], 0.0, None)
+    return expected
+
+
 @dataclass(frozen=True)
 class Observations:
     """What providers observed this month, to learn from and to report (one entry per case and
@@ -168,11 +185,8 @@ def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world
     on the noisy record instead would bias the estimates (regression to the mean).
     """
     served, approach, old_need = living.served, living.approach, living.old_need
-    expected = np.zeros_like(pop.effort)  # the fall each provider expected on its served cases
-    cases = np.flatnonzero(served)
-    expected[cases] = np.clip(outlook.mean[pop.provider[cases], pop.segment[cases], approach[cases]]
-                              * pop.effort[cases], 0.0, None)
-    seen = learnable(served, regime.recorded, old_need, expected, world.shock_sd, world.need_drift)
+    seen = learnable(served, regime.recorded, old_need, expected_fall(pop, living, outlook),
+                     world.shock_sd, world.need_drift)
     assessed = np.flatnonzero(seen.any(axis=1))
     ids = pop.id[assessed]
     fall = (world.record(old_need[assessed], ids, month - 1, ASSESSMENT)
@@ -264,13 +278,56 @@ def hear_voice(evidence: Evidence, commissioner: Commissioner, pop: Population, 
         evidence.voice_n += np.bincount(cell, minlength=n_cells).reshape(evidence.voice_n.shape)
 
 
+def hear_change(evidence: Evidence, commissioner: Commissioner, pop: Population, world: World,
+                regime: Regime, living: Living, outlook: Outlook, month: int) -> None:
+    """Citizens served this month say how each of their needs changed (7.9), where voice is
+    collected; their provider and the commissioner learn from it on the domains no assessment
+    reaches them from.
+
+    A citizen's account is the month's true change plus ``VOICE_CHANGE_SD`` of lay noise (its own
+    keyed stream). The provider knows the effort behind it and learns on the domains it does not
+    record (``Regime.heard_by_providers``); the commissioner, told which approach the citizen
+    received, learns on the domains no case data reaches it from (``Regime.heard_by_commissioner``).
+    Where an assessment of the same change is also learnt from, its shock would be counted twice,
+    so the account is not used there. The same selection on the month's starting need as for
+    assessments applies (``learnable``). Voice is charged in ``hear_voice``: one report each.
+    """
+    everywhere = np.ones(pop.n_domains, bool)
+    seen = learnable(living.served, everywhere, living.old_need, expected_fall(pop, living, outlook),
+                     world.shock_sd, world.need_drift)
+    seen &= regime.heard_by_providers | regime.heard_by_commissioner
+    told = np.flatnonzero(seen.any(axis=1))
+    if not len(told):
+        return
+    change = (living.old_need[told] - pop.need[told]
+              + VOICE_CHANGE_SD * world.noise(pop.id[told], month, VOICE_CHANGE))
+    i, k = np.nonzero(seen[told])
+    rows = told[i]
+    slot, seg, a = pop.provider[rows], pop.segment[rows], living.approach[rows]
+    z = world.need_drift + change[i, k]
+    e = pop.effort[rows, k]
+    sigma = max(float(np.hypot(world.shock_sd, VOICE_CHANGE_SD)), MIN_OBS_SD)
+    cells = evidence.own.shape[:-1]
+    for_provider = regime.heard_by_providers[k]
+    evidence.heard += beliefs.accumulate(
+        cells, np.ravel_multi_index((slot, seg, a, k), cells)[for_provider], e[for_provider],
+        z[for_provider], sigma)
+    for_commissioner = regime.heard_by_commissioner[k]
+    commissioner.hear_change(beliefs.accumulate(
+        cells[1:], np.ravel_multi_index((seg, a, k), cells[1:])[for_commissioner],
+        e[for_commissioner], z[for_commissioner], sigma))
+
+
 def exchange(evidence: Evidence, commissioner: Commissioner, providers: list[Provider],
              regime: Regime, costs: Costs, trust_gain: float, forum: bool) -> None:
-    """Pool what providers share; everyone receives it with open data, else only the sharers (7.15).
+    """Sharing decides what is pooled; open data decides who receives it (7.15).
 
-    Providers whose trust is high enough add what they learnt to the pool and receive what the
-    others shared. Each receiver's external evidence excludes its own contribution, so nothing is
-    counted twice. At a forum every provider attends and gains trust.
+    Providers whose trust is high enough add their records to the pool. With open data the pool
+    is published: every provider receives what the others put in, and so does the commissioner;
+    otherwise only the sharers receive it, at a forum, and the commissioner if it attends. Each
+    receiver's external evidence excludes its own contribution, so nothing is counted twice. At a
+    forum trust rises with sharing that is reciprocated (``providers.trust_after_forum``), and the
+    commissioner pays for every attendee.
     """
     settings = regime.settings
     sharers = [p for p in providers if p.will_share()]
@@ -281,18 +338,13 @@ def exchange(evidence: Evidence, commissioner: Commissioner, providers: list[Pro
         evidence.pool += records - evidence.contributed[p.slot]
         evidence.contributed[p.slot] = records
         p.ever_shared = True
-    receivers = providers if settings.open_data else sharers
-    covered = regime.covered[:, None]
-    for p in receivers:
-        from_pool = evidence.pool - evidence.contributed[p.slot]
-        if settings.open_data:
-            from_reports = commissioner.reports - evidence.reported[p.slot]
-            evidence.external[p.slot] = np.where(covered, from_reports, from_pool)
-        else:
-            evidence.external[p.slot] = from_pool
+    for p in providers if settings.open_data else sharers:
+        evidence.external[p.slot] = evidence.pool - evidence.contributed[p.slot]
     if settings.open_data or settings.forum_commissioner:
         commissioner.see_pool(evidence.pool)
     if forum:
-        for p in providers:  # every provider attends; contact builds trust
-            p.trust += trust_gain * (1.0 - p.trust)
+        others = len(providers) - 1
+        for p in providers:  # every provider attends; what the others share builds its trust
+            shared_by_others = (len(sharers) - p.shared) / others if others else 0.0
+            p.trust = trust_after_forum(p.trust, shared_by_others, trust_gain)
         commissioner.charge(costs.forum_cost * (len(providers) + int(settings.forum_commissioner)))

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.arrays import max_last
 from sim.citizens import IN_SERVICE, WAITING, meets_measure
-from sim.providers import Provider, parking_value, plan
+from sim.providers import Provider, bottom_of_table, parking_value, plan
 
 if TYPE_CHECKING:
     from sim.learning import Outlook
@@ -70,6 +70,9 @@ def referral_blocks(free: np.ndarray, selection_allowed: bool, referrals_per_pla
     return begin, end - begin
 
 
+# the part of a public ranking that reads as failure, as the lowest bands of a star rating do (the
+# English NHS's zero-star trusts were "named and shamed"; Bevan and Hood 2006)
+BOTTOM_OF_TABLE = 0.25
 MIN_SCORE_SPREAD = 0.02  # the least spread of scores providers allow for (a few outcomes in 100 cases)
 
 
@@ -224,7 +227,7 @@ class Market:
         stakes = np.zeros(len(self.slots))
         if not providers:
             return stakes
-        scores = np.array([q.contract_outcomes / max(q.contract_cases, 1) for q in providers])
+        scores = np.array([q.score for q in providers])
         cases = np.array([q.contract_cases for q in providers])
         rule = settings.retender_rule
         at_risk = np.array([rule == "replace_bottom" or (rule == "keep_learners" and not q.ever_shared)
@@ -237,8 +240,11 @@ class Market:
     def update_missions(self) -> None:
         """Every provider's mission moves with trust and management (7.16)."""
         regime, rate = self.model.regime, self.model.scenario_config.providers.mission_rate
-        for provider in self.providers:
-            provider.update_mission(regime, rate)
+        providers = self.providers
+        scores = np.array([q.score for q in providers])
+        named = bottom_of_table(scores, BOTTOM_OF_TABLE)
+        for provider, at_bottom in zip(providers, named.tolist(), strict=True):
+            provider.update_mission(regime, rate, at_bottom)
 
     # --- caseloads and intake ---------------------------------------------------------------------
 

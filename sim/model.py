@@ -168,6 +168,8 @@ class CommissioningModel(mesa.Model):
         if regime.settings.citizen_voice:
             learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                 np.flatnonzero(pop.in_service), number)
+            learning.hear_change(evidence, com, pop, world, regime, month.living, month.outlook,
+                                 number)
         month.settlement = reporting.settle(self, number, month)
 
         forum = regime.forum_due(number)

@@ -69,6 +69,25 @@ def next_mission(mission: float, founding: float, shared_purpose: float, trust: 
     return min(max(mission + rate * (pull_up - pull_down), 0.0), 1.0)  # np.clip, without its overhead
 
 
+def trust_after_forum(trust: float, shared_by_others: float, gain: float) -> float:
+    """Trust after a forum: it rises towards 1 with what the others there opened up (the share of
+    the other providers present that shared), so attending where nobody shares builds none.
+    """
+    return trust + gain * shared_by_others * (1.0 - trust)
+
+
+def bottom_of_table(scores: np.ndarray, share: float) -> np.ndarray:
+    """Which providers a public ranking names at its bottom: those that at least
+    ``(1 - share)`` of the ranking (rounded up to whole providers) score above. Where all score
+    alike nobody is at the bottom; a ranking of one has no bottom.
+    """
+    n = len(scores)
+    if n < 2:
+        return np.zeros(n, bool)
+    above = (scores[None, :] > scores[:, None]).sum(axis=1)
+    return above >= n - min(int(np.ceil(share * n)), n - 1)
+
+
 @dataclass(frozen=True)
 class Terms:
     """What a provider weighs for every case this month: the payment terms and its costs."""
@@ -232,6 +251,11 @@ class Provider(mesa.Agent):
         return max(1.0 - covered, MIN_THRIFT) / self.slack
 
     @property
+    def score(self) -> float:
+        """Its score on the measure this contract, as a league table ranks it: outcomes per case."""
+        return self.contract_outcomes / max(self.contract_cases, 1)
+
+    @property
     def caseload(self) -> int:
         return int(self.model.market.caseloads()[self.slot])
 
@@ -281,8 +305,10 @@ class Provider(mesa.Agent):
         self.cash += income - costs
         self.in_deficit = income < costs
 
-    def update_mission(self, regime: Regime, rate: float) -> None:
-        """Mission rises with trust under a shared purpose and falls under punitive management."""
-        punitive = min(1.0, float(regime.settings.league_tables) + float(self.sanctioned))
+    def update_mission(self, regime: Regime, rate: float, named_at_bottom: bool) -> None:
+        """Mission rises with trust under a shared purpose and falls under punitive management: a
+        sanction this month, or a public ranking that names it at the bottom.
+        """
+        punitive = float(self.sanctioned or (regime.settings.league_tables and named_at_bottom))
         self.mission = next_mission(self.mission, self.founding_mission, regime.settings.shared_purpose,
                                     self.trust, punitive, rate)

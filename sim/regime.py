@@ -48,7 +48,8 @@ LEVERS = (
           ("regime.data_coverage", "regime.citizen_voice", "regime.voice_check"),
           ("sim.regime.Regime.covered", "sim.regime.Regime.recorded", "sim.learning.learn",
            "sim.commissioner.Commissioner.evidence", "sim.model.CommissioningModel.step",
-           "sim.learning.hear_voice", "sim.commissioner.Commissioner.audit",
+           "sim.learning.hear_voice", "sim.learning.hear_change", "sim.regime.Regime.heard_by_providers",
+           "sim.regime.Regime.heard_by_commissioner", "sim.commissioner.Commissioner.audit",
            "sim.reporting.false_reports")),
     Lever(2, "Build shared purpose",
           "Give direction through purpose rather than restrictive targets, built together on lasting "
@@ -61,7 +62,8 @@ LEVERS = (
           ("regime.forum_interval", "regime.forum_commissioner", "regime.forum_citizens",
            "regime.share_threshold"),
           ("sim.regime.Regime.forum_due", "sim.model.CommissioningModel.step", "sim.learning.exchange",
-           "sim.learning.hear_voice", "sim.providers.Provider.will_share")),
+           "sim.learning.hear_voice", "sim.providers.Provider.will_share",
+           "sim.providers.trust_after_forum")),
     Lever(4, "Develop legitimate measures",
           "Measure what all key stakeholders need and value, with transparency and equal "
           "responsibility between funders and providers.",
@@ -170,6 +172,25 @@ class Regime:
     def recorded(self) -> np.ndarray:
         """Domains providers record for each case: what is measured, paid for, or reported."""
         return (self.measure_weights > 0) | self.covered
+
+    @property
+    def heard_by_providers(self) -> np.ndarray:
+        """Domains on which a provider learns from its citizens' accounts of change: those it does
+        not record (where it does, the assessment already measures the same change).
+        """
+        return ~self.recorded if self.settings.citizen_voice else np.zeros(len(DOMAINS), bool)
+
+    @property
+    def heard_by_commissioner(self) -> np.ndarray:
+        """Domains on which the commissioner learns from citizens' accounts of change: those on
+        which no case data reaches it, neither providers' reports nor (where it sees the pool)
+        their pooled records.
+        """
+        if not self.settings.citizen_voice:
+            return np.zeros(len(DOMAINS), bool)
+        s = self.settings
+        sees_pool = s.open_data or (s.forum_interval > 0 and s.forum_commissioner)
+        return ~self.covered & ~(self.recorded & sees_pool)
 
     # --- lever 3: informed judgement -----------------------------------------------------------
 

@@ -157,8 +157,9 @@ class Providers(Section):
                                     ge=0.0, le=1e9)
     initial_trust: float = field(0.5, "Trust between the commissioner and a provider when a contract "
                                  "starts.", ge=0.0, le=1.0)
-    trust_gain: float = field(0.06, "Rise of trust (towards 1) at each learning forum a provider "
-                              "attends.", ge=0.0, le=1.0)
+    trust_gain: float = field(0.06, "Rise of trust (towards 1) at a learning forum where every other "
+                              "provider present shares (in proportion where some do).",
+                              ge=0.0, le=1.0)
     trust_loss: float = field(0.15, "Fall of trust (towards 0) at each sanction: a clawback, detected "
                               "gaming, or a termination seen by the remaining providers.",
                               ge=0.0, le=1.0)
@@ -240,7 +241,8 @@ class RegimeSettings(Section):
     data_coverage: Literal["metric_counts", "metric_domain", "all_domains"] = field(
         "metric_counts", "Lever 1, systems perspective: what data reaches the commissioner: outcome "
         "counts per provider, case-level data on the measured domain, or on every domain.")
-    citizen_voice: bool = field(False, "Lever 1: citizens' own reports of change are collected.")
+    citizen_voice: bool = field(False, "Lever 1: citizens' own reports are collected: what "
+                                "matters to them and how their needs changed.")
     # 2. shared purpose
     shared_purpose: float = field(0.0, "Lever 2: strength of the shared purpose that raises providers' "
                                   "mission as trust grows.", ge=0.0, le=1.0)
@@ -249,8 +251,8 @@ class RegimeSettings(Section):
                                 unit="months", ge=0, le=240)
     forum_commissioner: bool = field(True, "Lever 3: the commissioner attends forums.")
     forum_citizens: bool = field(False, "Lever 3: citizens attend forums (their voice is shared).")
-    share_threshold: float = field(0.4, "Lever 3: trust a provider needs before it shares what it has "
-                                   "learnt at a forum.", ge=0.0, le=1.0)
+    share_threshold: float = field(0.4, "Lever 3: trust a provider needs before it shares its records "
+                                   "(at a forum, or to the open pool).", ge=0.0, le=1.0)
     voice_check: float = field(0.3, "Lever 1: chance that citizens' own reports expose a false outcome "
                                "report (only where voice is collected).", ge=0.0, le=1.0)
     # 4. legitimate measures
@@ -271,7 +273,8 @@ class RegimeSettings(Section):
     # 7. nuanced evidence
     prior_weight: float = field(1.0, "Lever 7: weight of the published evidence against local "
                                 "learning (multiplies the prior's precision).", ge=0.01, le=100.0)
-    open_data: bool = field(False, "Lever 7: everything pooled is published to every actor.")
+    open_data: bool = field(False, "Lever 7: the pool (what sharers share) is published "
+                            "every month to every provider and the commissioner.")
     # pressure and market
     league_tables: bool = field(False, "Providers are ranked publicly on the measure (adds pressure).")
     contract_months: int = field(36, "Contract length: re-tendering happens every this many months.",
