@@ -213,7 +213,8 @@ def validate(
         for i, f in enumerate(check.findings):
             table.add_row(check.name if i == 0 else "",
                           f"{check.literature} ({check.source})" if i == 0 else "", f.claim,
-                          f.effect(), "pass" if f.passed else "FAIL")
+                          f.effect(), ("pass" if f.passed else "FAIL")
+                          + (" (consistency check)" if f.consistency else ""))
     console.print(table)
     for check in checks:
         if check.table is not None:

@@ -1,15 +1,21 @@
 """Validation: whether the model reproduces the published patterns.
 
-Each check compares scenarios that differ only in the lever under test, over paired replicates
-(replicate i of every arm faces the same world), and states its verdict rule before it looks at
-the data. Every parameter a check sets is an ordinary scenario field. Each check names its
-published sources (listed in full in docs/ODD.md's references).
+Each check compares scenarios over paired replicates (replicate i of every arm faces the same
+world), and states its verdict rule before it looks at the data. Its arms differ only in the
+lever under test, or the check says which fields differ and why (``Check.arms``, made by
+``arm_differences`` from the scenarios themselves). Every parameter a check sets is an ordinary
+scenario field. Each check names its published sources (listed in full in docs/ODD.md's
+references).
+
+A finding that holds by construction (a commissioner that receives no case data cannot learn) is
+a consistency check, reported apart from the validation findings: it tests the code, not the
+model's account of the world.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -23,7 +29,7 @@ from sim.model import CommissioningModel
 from sim.plots import plot_arm_panels, plot_grid_differences, plot_multitask, plot_pooled, save_figure
 from sim.presets import load
 from sim.providers import Provider
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.statistics import mean_ci
 
 MONTHS = 120
@@ -41,6 +47,7 @@ class Finding:
     ci_high: float
     passed: bool
     note: str = ""  # shown instead of a confidence interval where the effect is not a mean
+    consistency: bool = False  # holds by construction: a check of the code, not a finding
 
     def effect(self) -> str:
         if self.note:
@@ -58,10 +65,40 @@ class Check:
     findings: list[Finding]
     figure: Callable[[], Any]  # draws the check's figure from its data (a matplotlib Figure)
     table: pd.DataFrame | None = None  # numbers the check prints beside its findings, formatted
+    arms: list[str] = field(default_factory=list)  # how its arms differ, and why (arm_differences)
 
     @property
     def passed(self) -> bool:
         return all(f.passed for f in self.findings)
+
+
+def flat(data: dict, prefix: str = "") -> dict[str, Any]:
+    """A scenario's summary as ``{dotted.path: value}``."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def arm_differences(arms: dict[str, Scenario], why: str = "") -> list[str]:
+    """One line per arm after the first: the fields in which it differs from the first, read from
+    the scenarios themselves, and ``why`` where they differ in more than the lever under test.
+    """
+    names = list(arms)
+    first = flat(arms[names[0]].summary())
+    lines = []
+    for name in names[1:]:
+        other = flat(arms[name].summary())
+        changed = [f"`{path} = {other[path]!r}`" for path in other
+                   if other[path] != first[path] and path != "name" and path != "description"]
+        lines.append(f"'{name}' differs from '{names[0]}' in " + (
+            ", ".join(changed) if len(changed) <= 6 else f"{len(changed)} fields") + ".")
+    if why:
+        lines.append(why)
+    return lines
 
 
 def _per_replicate(runs: pd.DataFrame, measure: str, months: slice | None = None,
@@ -72,10 +109,11 @@ def _per_replicate(runs: pd.DataFrame, measure: str, months: slice | None = None
     return window.groupby(["replicate", "regime"], sort=False)[measure].agg(how).unstack()
 
 
-def finding(claim: str, measured: str, rule: str, diffs, test: Callable[[float, float, float], bool]
-            ) -> Finding:
+def finding(claim: str, measured: str, rule: str, diffs, test: Callable[[float, float, float], bool],
+            consistency: bool = False) -> Finding:
     mean, low, high = mean_ci(diffs)
-    return Finding(claim, measured, rule, mean, low, high, bool(test(mean, low, high)))
+    return Finding(claim, measured, rule, mean, low, high, bool(test(mean, low, high)),
+                   consistency=consistency)
 
 
 def above_zero(mean: float, low: float, high: float) -> bool:
@@ -116,7 +154,10 @@ def creaming(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "and park the hardest to help; differential prices did little to stop it",
                  "Rees, Whitworth and Carter 2014; Carter and Whitworth 2015; Work and Pensions "
                  "Committee 2013 (HC 162) and 2015; Learning and Work Institute outcome data 2017",
-                 findings, partial(plot_arm_panels, [(runs, "hardest_turned_away")]))
+                 findings, partial(plot_arm_panels, [(runs, "hardest_turned_away")]),
+                 arms=arm_differences(arms, "A block grant has no outcome price to select on, so "
+                                      "selection goes with it: the claim is about payment by "
+                                      "results with selection against a grant without."))
 
 
 # --- 2. Goodhart gap and gaming -----------------------------------------------------------------
@@ -131,17 +172,24 @@ def goodhart(reps: int, seed: int, months: int = MONTHS) -> Check:
     }
     runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
     gap = _per_replicate(runs, "goodhart_gap")
+    false_rate = _per_replicate(runs, "false_report_rate")
     gaming = _per_replicate(runs, "gaming_rate")
     narrow, composite, shared, audits = arms
     findings = [
         finding("A narrow threshold measure under pressure opens a gap between the paid-for "
                 "measure and true wellbeing that a composite, citizen-weighted measure does not",
-                "Goodhart gap (reported measure minus the same threshold on true wellbeing): "
-                "narrow minus composite", "95% CI above 0", gap[narrow] - gap[composite],
-                above_zero),
-        finding("Gaming rises with pressure",
-                "share of outcome reports that are false: full risk on the provider minus 75% "
-                "of the risk shared", "95% CI above 0", gaming[narrow] - gaming[shared], above_zero),
+                "Goodhart gap (of everyone referred, the share with an outcome on the books minus "
+                "the share whose true wellbeing meets the same threshold): narrow minus composite",
+                "95% CI above 0", gap[narrow] - gap[composite], above_zero),
+        finding("The Goodhart gap grows with the share of pay at risk",
+                "Goodhart gap, at the same narrow measure: all of a provider's deficit its own "
+                "minus three quarters of it covered by the commissioner (shared_risk 0.75)",
+                "95% CI above 0", gap[narrow] - gap[shared], above_zero),
+        finding("Under equal pressure a composite measure draws fewer false reports per case that "
+                "misses it than a narrow threshold",
+                "false outcome reports per case in service that missed the measure: composite "
+                "minus narrow", "95% CI below 0", false_rate[composite] - false_rate[narrow],
+                below_zero),
         finding("Gaming falls with audits",
                 "share of outcome reports that are false: audit rate 0.3 minus 0.05",
                 "95% CI below 0", gaming[audits] - gaming[narrow], below_zero),
@@ -149,9 +197,11 @@ def goodhart(reps: int, seed: int, months: int = MONTHS) -> Check:
     return Check("Goodhart gap and gaming",
                  "The more an indicator is used for decisions the more it is corrupted: official "
                  "A&E figures ran 19-27 points above patients' reports; misreporting where targets "
-                 "bite",
+                 "bite; measures that need more to be faked are gamed less",
                  "Bevan and Hood 2006 (Public Administration 84(3)); Campbell 1976; NAO 2001",
-                 findings, partial(plot_arm_panels, [(runs, "goodhart_gap"), (runs, "gaming_rate")]))
+                 findings, partial(plot_arm_panels, [(runs, "goodhart_gap"),
+                                                     (runs, "false_report_rate")]),
+                 arms=arm_differences(arms))
 
 
 # --- 3. knowledge ----------------------------------------------------------------------------
@@ -187,17 +237,19 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
                 "commissioner's belief error: last year minus month 0", "95% CI below 0",
                 end["learning-oriented"] - start["learning-oriented"], below_zero),
         finding("Under target-driven re-tendering in a drifting context it ends no higher than "
-                "where it started",
+                "where it started (it receives no case data, so it cannot learn)",
                 "commissioner's belief error: last year minus month 0 (no lower = no wiser)",
                 "95% CI not below 0", end["target-driven"] - start["target-driven"],
-                lambda m, lo, hi: hi >= 0),
-        finding("Replacing providers destroys what they had learnt",
+                lambda m, lo, hi: hi >= 0, consistency=True),
+        finding("Replacing providers destroys what they had learnt (an entrant starts with the "
+                "published evidence only)",
                 "change in providers' evidence (share of prior variance their data removed) "
                 "across re-tendering months: churn minus no churn",
-                "95% CI below 0", jumps["churn"] - jumps["no churn"], below_zero),
-        finding("... unless the system shares it",
+                "95% CI below 0", jumps["churn"] - jumps["no churn"], below_zero,
+                consistency=True),
+        finding("... unless the system shares it (an entrant receives the pool)",
                 "the same change with open data minus without", "95% CI above 0",
-                jumps["churn, open data"] - jumps["churn"], above_zero),
+                jumps["churn, open data"] - jumps["churn"], above_zero, consistency=True),
     ]
     return Check("Knowledge",
                  "Outsourcing under targets lets providers' knowledge leak away: the commissioner "
@@ -205,7 +257,10 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "Work and Pensions Committee 2015; GO Lab and Collaborate CIC 2020", findings,
                  partial(plot_arm_panels, [(runs, "commissioner_knowledge_effects"),
                                            (runs, "commissioner_belief_error"),
-                                           (churn_runs, "provider_evidence")]))
+                                           (churn_runs, "provider_evidence")]),
+                 arms=arm_differences(arms, "The claim is about the two regimes as wholes, so "
+                                      "the presets are compared as they are.")
+                 + arm_differences(churn_arms))
 
 
 def _retender_jumps(runs: pd.DataFrame, measure: str, contract: int, months: int) -> pd.DataFrame:
@@ -229,9 +284,9 @@ CORNERS = ((min(UNCERTAINTY), max(CONTROL)), (max(UNCERTAINTY), min(CONTROL)))
 
 def contingency(reps: int, seed: int, months: int = MONTHS,
                 cells: tuple[tuple[float, float], ...] | None = None) -> Check:
-    """Per pound, compared fairly: in every cell the learning regime's money is scaled to the
-    target-driven regime's mean monthly spend (its own grant is 2-3 times larger, and returns to
-    money diminish), and each regime's gain is over no service for the same people.
+    """Per pound, compared fairly: in every cell the two regimes spend the same (``at_equal_spend``:
+    the learning regime's grant is 2-3 times larger, and returns to money diminish), and each
+    regime's gain is over no service for the same people.
 
     ``cells`` (uncertainty, control) default to the whole grid, for the figure; the findings read
     only the ``CORNERS``, and every cell is run on its own, so running only those gives the same
@@ -242,9 +297,9 @@ def contingency(reps: int, seed: int, months: int = MONTHS,
         ctx = {"uncertainty": u, "control": c}
         arms = {"target": load("target_driven").with_overrides(ctx),
                 "learning": load("learning_oriented").with_overrides(ctx)}
-        result = compare(arms, reps=reps, steps=months, seed=seed, progress=False, baseline=True,
-                         equal_spend=True)
-        scales.append(dict(uncertainty=u, control=c, scale=result.matches[0].scale))
+        result = at_equal_spend(arms, reps, months, seed)
+        match = result.matches[0]
+        scales.append(dict(uncertainty=u, control=c, scale=f"{match.regime} x {match.scale:.3g}"))
         final = _per_replicate(result.runs, "gain_per_1000", slice(months, months))
         for rep, row in final.iterrows():
             rows.append(dict(uncertainty=u, control=c, replicate=rep, target=row["target"],
@@ -274,13 +329,36 @@ def contingency(reps: int, seed: int, months: int = MONTHS,
                  "favourable, learn and measure the system where neither is",
                  "Ebrahim 2019 (Measuring Social Change); Ebrahim and Rangan 2014",
                  findings, lambda: plot_grid_differences(paired_grid(grid), ["uncertainty", "control"]),
-                 _scale_table(pd.DataFrame(scales)))
+                 _scale_table(pd.DataFrame(scales)),
+                 arms=arm_differences(
+                     {"target": load("target_driven"), "learning": load("learning_oriented")},
+                     "The claim is about the two regimes as wholes, so the presets are compared as "
+                     "they are, in every cell, at equal spend (the learning regime's money scaled "
+                     "to the target regime's spend, or where it cannot spend that little the "
+                     "target regime's money scaled up to the learning regime's: the table below) "
+                     "and each against no service."))
+
+
+def at_equal_spend(arms: dict[str, Scenario], reps: int, months: int, seed: int):
+    """The two regimes compared at the target regime's spend, each against no service; or, where
+    the learning regime cannot spend that little, at the learning regime's spend.
+
+    Less money need not mean less spend: with shared risk the commissioner covers a share of every
+    provider's deficit, and its own activities (case data, voice, forums) cost the same whatever
+    the providers are paid, so scaling the learning regime's money down can leave it spending more
+    than the target regime does in all. Then the target regime's money is scaled up instead.
+    """
+    try:
+        return compare(arms, reps=reps, steps=months, seed=seed, progress=False, baseline=True,
+                       equal_spend=True)
+    except ScenarioError:
+        return compare(dict(reversed(arms.items())), reps=reps, steps=months, seed=seed,
+                       progress=False, baseline=True, equal_spend=True)
 
 
 def _scale_table(scales: pd.DataFrame) -> pd.DataFrame:
-    """The factor the learning regime's money was scaled by in each cell, for equal spend."""
-    table = scales.pivot(index="uncertainty", columns="control", values="scale")
-    table = table.map(lambda v: f"{v:.3g}").reset_index()
+    """Which regime's money was scaled, and by what factor, in each cell, for equal spend."""
+    table = scales.pivot(index="uncertainty", columns="control", values="scale").reset_index()
     table["uncertainty"] = table["uncertainty"].map(lambda v: f"{v:g}")
     return table.set_axis(["uncertainty \\ control", *(f"{c:g}" for c in table.columns[1:])], axis=1)
 
@@ -335,12 +413,16 @@ def multitask(reps: int, seed: int, months: int = 3) -> Check:
         f"{len(PRICES)} prices x {len(SUBSTITUTION)} substitution values",
         f"below {TOLERANCE:.0%} in every setting (and served cases in every setting)", worst,
         worst, worst, worst < TOLERANCE and len(per_setting) == len(PRICES) * len(SUBSTITUTION),
-        note=f"largest over {len(per_setting)} settings and {len(table)} cases")]
+        note=f"largest over {len(per_setting)} settings and {len(table)} cases", consistency=True)]
     return Check("Multitask incentives",
                  "Paying on one measured task raises effort there and, where tasks substitute, "
                  "lowers it on the unmeasured ones: t1 = t + a/(c(1-d^2)), t2 = t - d a/(c(1-d^2))",
                  "Holmstrom and Milgrom 1991 (JLEO 7)", findings, partial(plot_multitask, table),
-                 _multitask_curves(table))
+                 _multitask_curves(table),
+                 arms=["No arms: one provider with no learning and no mission, at "
+                       f"{len(PRICES)} prices x {len(SUBSTITUTION)} substitution values "
+                       "(`multitask_scenario`); its effort is compared with the closed form it "
+                       "implements, so the check tests the code."])
 
 
 def _multitask_curves(table: pd.DataFrame) -> pd.DataFrame:
@@ -460,7 +542,9 @@ def pooled_learning(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "data: per-learner regret falls by about 1/M (gap-dependent) to 1/sqrt(M) (worst "
                  "case), and grows as log n",
                  "Lai and Robbins 1985; Auer et al. 2002; Landgren et al. 2016; Wang et al. 2020",
-                 findings, partial(plot_pooled, runs, POOL_SIZE))
+                 findings, partial(plot_pooled, runs, POOL_SIZE),
+                 arms=arm_differences({"pooled": pooled_scenario(True),
+                                       "isolated": pooled_scenario(False)}))
 
 
 def pooling_by_noise(noise_levels: list[float], reps: int, seed: int, months: int = MONTHS
@@ -544,20 +628,31 @@ def slug(name: str) -> str:
 
 
 def report(checks: list[Check], reps: int, seed: int) -> str:
-    """The checks as Markdown: a summary table, then each check with its findings and figure."""
+    """The checks as Markdown: a summary of the validation findings and of the consistency checks,
+    then each check with its arms, findings and figure.
+    """
+    def rows(consistency: bool) -> list[list[str]]:
+        return [[check.name, f.claim, f.effect(), f.rule, "pass" if f.passed else "FAIL"]
+                for check in checks for f in check.findings if f.consistency == consistency]
+
+    head = ["check", "finding", "effect [95% CI]", "rule", "verdict"]
     lines = ["# Validation results", "",
              f"{reps} paired replicates per arm, base seed {seed}; effects are means with 95% "
              "confidence intervals over replicates. Made by `commsim validate`.", "",
-             *markdown_table(["check", "finding", "effect [95% CI]", "rule", "verdict"],
-                             [[check.name, f.claim, f.effect(), f.rule,
-                               "pass" if f.passed else "FAIL"]
-                              for check in checks for f in check.findings])]
+             "## Validation findings", "", *markdown_table(head, rows(False))]
+    if consistency := rows(True):
+        lines += ["", "## Consistency checks", "",
+                  "True by construction: they test that the code does what the model says, not "
+                  "that the model reproduces the world.", "", *markdown_table(head, consistency)]
     for check in checks:
         lines += ["", f"## {check.name}", "", f"**Literature.** {check.literature} "
                   f"({check.source}).", ""]
+        if check.arms:
+            lines += ["**Arms.** " + " ".join(check.arms), ""]
         for f in check.findings:
-            lines.append(f"- {'PASS' if f.passed else 'FAIL'}: {f.claim}. Measured: {f.measured}: "
-                         f"{f.effect()}; rule: {f.rule}.")
+            kind = "consistency, " if f.consistency else ""
+            lines.append(f"- {'PASS' if f.passed else 'FAIL'} ({kind}rule written before the run: "
+                         f"{f.rule}): {f.claim}. Measured: {f.measured}: {f.effect()}.")
         if check.table is not None:
             lines += ["", *markdown_table(list(check.table.columns),
                                           check.table.to_numpy().tolist())]
