@@ -214,8 +214,9 @@ class Market:
             for provider in active:
                 if provider not in losers:
                     self.sanction(provider)
-        for provider in self.providers:
-            provider.contract_outcomes = provider.contract_cases = 0
+        caseloads = self.caseloads()
+        for provider in self.providers:  # the new contract's cases: those it holds, then those it takes
+            provider.contract_outcomes, provider.contract_cases = 0, int(caseloads[provider.slot])
             provider.ever_shared = False
 
     def outcome_stakes(self) -> np.ndarray:
@@ -281,8 +282,6 @@ class Market:
         in_service, waited = rng.integers(0, p.max_service_months, n), rng.integers(0, p.max_wait_months, n)
         pop.months_in_service[pop.in_service] = in_service[pop.in_service]
         pop.waited[pop.waiting] = waited[pop.waiting]
-        for provider in self.providers:
-            provider.contract_cases = 0
 
     def intake(self, order: list[Provider], outlook: Outlook, intake: Intake) -> None:
         """Providers, in ``order``, fill their free places from the queue (7.7).

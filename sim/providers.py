@@ -201,7 +201,8 @@ class Provider(mesa.Agent):
         shared: whether it shared what it learnt at the last exchange.
         ever_shared: whether it shared during this contract.
         sanctioned: whether it was sanctioned this month.
-        contract_outcomes, contract_cases: reported outcomes and cases taken in this contract.
+        contract_outcomes, contract_cases: reported outcomes in this contract, and the cases it
+            held in it (those it held when the contract began, and those it took on since).
     """
 
     def __init__(self, model: mesa.Model, slot: int, mission: float, scenario: Scenario) -> None:
@@ -252,7 +253,9 @@ class Provider(mesa.Agent):
 
     @property
     def score(self) -> float:
-        """Its score on the measure this contract, as a league table ranks it: outcomes per case."""
+        """Its score on the measure this contract, as a league table ranks it: outcomes per case
+        held.
+        """
         return self.contract_outcomes / max(self.contract_cases, 1)
 
     @property
