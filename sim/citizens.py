@@ -176,10 +176,13 @@ class Population:
         self.add(segment, need, values, world.record(need, ids, month, INTAKE_RECORD), referred=month)
         self.arrived += n
 
-    def live(self, world: World, month: int) -> Living:
+    def live(self, world: World, month: int, skill: np.ndarray | None = None) -> Living:
         """A month of needs (7.2): drift, shocks and the effect of the effort served, for everyone
         followed (those who have left get no support); every need is recorded again (7.3), and time
         passes for those waiting and in service.
+
+        ``skill`` (slots x approaches) multiplies the true effect of each approach as each slot's
+        provider delivers it (7.23); None: every provider delivers the true effect.
         """
         cases = self.in_service
         served = cases & ~self.parked
@@ -188,6 +191,8 @@ class Population:
         effect = truth.reshape(-1, world.n_domains)[self.segment * truth.shape[1] + approach]
         effect *= self.effort
         effect[~served] = 0.0
+        if skill is not None:
+            effect[served] *= skill[self.provider[served], approach[served]][:, None]
         shock = world.noise(self.id, month, SHOCK)
         shock *= world.shock_sd
         without = next_need(self.need, world.need_drift, shock, 0.0)  # what no support would have left

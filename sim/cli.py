@@ -190,7 +190,7 @@ def validate(
         "results/validation"),
     only: Annotated[list[str] | None, typer.Option(
         help="Run only this check (repeatable): creaming, goodhart, knowledge, contingency, "
-             "multitask, pooled.")] = None,
+             "multitask, pooled, competition.")] = None,
 ) -> None:
     """Check the model against the published patterns; exit 1 if any finding fails."""
     from sim.experiments.output import staged

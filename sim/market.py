@@ -1,8 +1,12 @@
-"""The market: providers entering, failing and being replaced, and intake (ODD 7.7, 7.13, 7.14).
+"""The market: providers entering, failing and being replaced, and intake (ODD 7.7, 7.13, 7.14,
+7.23).
 
 ``Market`` holds the provider slots. A slot is a contract: a provider holds it until it fails
 (out of cash) or loses it at re-tendering, and an entrant then takes the slot (a failed slot is
-re-let the next month; a replaced provider's entrant takes over its caseload at once).
+re-let the next month; a replaced provider's entrant takes over its caseload at once). Every
+contract let goes to the lowest of a few bids from potential entrants, each with its own
+capability and costs, and the entrant copies the practice of the provider at the top of the league
+table (``sim.competition``).
 ``Intake`` is what the month's intake hands on: who was referred, who was refused by whom, and the
 attachment fees due.
 """
@@ -14,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import competition
 from sim.arrays import max_last
 from sim.citizens import IN_SERVICE, WAITING, meets_measure
-from sim.providers import Provider, bottom_of_table, parking_value, plan
+from sim.providers import Provider, Traits, bottom_of_table, parking_value, plan
 
 if TYPE_CHECKING:
     from sim.learning import Outlook
@@ -132,6 +137,9 @@ class Market:
         failures: providers that ran out of cash, so far.
         replaced: providers that lost their contract at re-tendering, so far.
         received: money providers received, net of clawbacks, so far (GBP).
+        entries: contracts let in each slot so far (the entry number keys its bidders' draws).
+        tendered: one record per provider competed at each re-tendering: the month, its slot,
+            capability, cost factor, focus on the measure and score, and whether it was replaced.
     """
 
     def __init__(self, model: CommissioningModel, n_slots: int) -> None:
@@ -140,6 +148,8 @@ class Market:
         self.failures = 0.0
         self.replaced = 0.0
         self.received = 0.0
+        self.entries = np.zeros(n_slots, np.int64)
+        self.tendered: list[dict[str, float]] = []
         self._caseloads: np.ndarray | None = None
         self._counted_at = -1  # the population's generation the caseloads were counted at
         for slot in range(n_slots):
@@ -152,21 +162,45 @@ class Market:
 
     # --- entry, failure, replacement -------------------------------------------------------------
 
-    def enter(self, slot: int) -> Provider:
-        """A new provider takes ``slot`` with only the published evidence (and what is shared)."""
+    def enter(self, slot: int, model_practice: np.ndarray | None = None) -> Provider:
+        """A new provider wins ``slot`` at a tender (7.23) and starts with only the published
+        evidence (and what is shared).
+
+        The lowest of ``providers.bidders`` bids wins; it brings its own capability, and the
+        practice of ``model_practice`` (the provider it copies; None: the professional norm), with
+        its own variation, as far as its mission lets it.
+        """
         model = self.model
         p = model.scenario_config.providers
         mission = float(np.clip(model.rng.normal(p.mission_mean, p.mission_spread), 0.0, 1.0))
+        n_approaches, n_domains = model.shape[1], model.shape[2]
+        bids = competition.candidates(model.world.key, slot, int(self.entries[slot]), p.bidders,
+                                      n_approaches, n_domains, p.capability_spread, p.cost_spread)
+        self.entries[slot] += 1
+        win = competition.lowest_bid(bids.cost)
+        practice = competition.adopt(model_practice, p.practice_variation * bids.variation[win],
+                                     mission)
         model.evidence.clear(slot)
-        provider = Provider(model, slot, mission, model.scenario_config)
+        provider = Provider(model, slot, mission, model.scenario_config, bids.skill[win],
+                            float(bids.cost[win]), practice)
         self.slots[slot] = provider
         return provider
 
+    def leader(self) -> Provider | None:
+        """The provider at the top of the league table this contract (ties to the lowest slot),
+        among those that have taken cases; None if none has.
+        """
+        ranked = [p for p in self.providers if p.contract_cases > 0]
+        return max(ranked, key=lambda p: (p.score, -p.slot)) if ranked else None
+
     def fill_empty_slots(self) -> None:
-        """A failed contract is re-let to an entrant, through a procurement the commissioner pays."""
+        """A failed contract is re-let to an entrant, through a procurement the commissioner pays;
+        the entrant copies the practice of the provider at the top of the league table.
+        """
         for slot, provider in enumerate(self.slots):
             if provider is None:
-                self.enter(slot)
+                leader = self.leader()
+                self.enter(slot, None if leader is None else leader.practice)
                 self.model.commissioner.charge(self.model.scenario_config.costs.procurement_cost)
 
     def fail(self, provider: Provider) -> None:
@@ -181,11 +215,13 @@ class Market:
         self._caseloads = None
         self.failures += 1
 
-    def replace(self, provider: Provider) -> None:
-        """Terminate a contract: an entrant takes over the slot and its caseload, re-assessing it."""
+    def replace(self, provider: Provider, model_practice: np.ndarray | None = None) -> None:
+        """Terminate a contract: an entrant (copying ``model_practice``) takes over the slot and its
+        caseload, re-assessing it.
+        """
         provider.remove()
         self.slots[provider.slot] = None
-        self.enter(provider.slot)
+        self.enter(provider.slot, model_practice)
         pop = self.model.population
         pop.approach[pop.provider == provider.slot] = -1
         self.replaced += 1
@@ -200,16 +236,32 @@ class Market:
             provider.sanctioned = False
 
     def retender(self) -> None:
-        """Re-tendering (7.14): the commissioner chooses the losers, entrants replace them, the
-        providers that stay see the terminations, and every contract starts afresh.
+        """Re-tendering (7.14, 7.23): the commissioner chooses the losers, entrants replace them
+        copying the practice of the provider at the top of the league table, the providers that
+        stay see the terminations and move their practice towards it, and every contract starts
+        afresh.
         """
         active = self.providers
         commissioner = self.model.commissioner
-        if self.model.regime.settings.retender_rule != "none":  # every contract is competed
+        competed = self.model.regime.settings.retender_rule != "none"
+        if competed:  # every contract is competed
             commissioner.charge(self.model.scenario_config.costs.procurement_cost * len(active))
+        leader = self.leader()
+        model_practice = None if leader is None else leader.practice.copy()
         losers = commissioner.retender(active)
+        if competed:
+            self.tendered += [dict(month=float(self.model.time), slot=float(p.slot),
+                                   capability=p.capability, cost_factor=p.cost_factor,
+                                   measured_focus=p.measured_focus, score=p.score,
+                                   replaced=float(p in losers)) for p in active]
         for provider in losers:
-            self.replace(provider)
+            self.replace(provider, model_practice)
+        if competed and model_practice is not None:  # what won the last contract spreads
+            rate = self.model.scenario_config.providers.imitation_rate
+            for provider in active:
+                if provider not in losers:
+                    provider.practice = competition.imitate(provider.practice, model_practice, rate,
+                                                            provider.mission)
         if losers:
             for provider in active:
                 if provider not in losers:
@@ -237,6 +289,24 @@ class Market:
             scores, cases, at_risk, settings.replace_share, p.contract_value, settings.league_tables,
             p.reputation_value)
         return stakes
+
+    def traits(self) -> Traits:
+        """How each slot's provider works (one row per slot; an empty slot at the norm)."""
+        n_approaches, n_domains = self.model.shape[1], self.model.shape[2]
+        cost, practice = np.ones(len(self.slots)), np.zeros((len(self.slots), n_domains + n_approaches))
+        for provider in self.providers:
+            cost[provider.slot], practice[provider.slot] = provider.cost_factor, provider.practice
+        return Traits(cost, competition.emphasis(practice, n_domains),
+                      competition.favour(practice, n_domains))
+
+    def skill(self) -> np.ndarray:
+        """Each slot's provider's multiplier on the true effect of each approach (P, A; 1 where
+        the slot is empty).
+        """
+        skill = np.ones((len(self.slots), self.model.shape[1]))
+        for provider in self.providers:
+            skill[provider.slot] = provider.skill
+        return skill
 
     def update_missions(self) -> None:
         """Every provider's mission moves with trust and management (7.16)."""
@@ -333,7 +403,7 @@ class Market:
         price = regime.payment.outcome_value(seg, closed)
         stake = np.where(closed, 0.0, outlook.stakes[slot])
         value, _ = plan(outlook.mean[slot, seg], pop.recorded_need[rows], outlook.values[slot, seg],
-                        mission, price, months, terms, thrift, stake)
+                        mission, price, months, terms, thrift, stake, self.traits().take(slot))
         monthly = np.maximum(max_last(value), parking_value(mission, terms, thrift))
         fee = terms.payment_scale * regime.settings.payment.attachment_fee * thrift
         return months * monthly + (1 - mission) * fee

@@ -181,6 +181,13 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("mean_mission", "Providers' mission (mean)", **SHARE, better="higher",
             undefined_when=NO_PROVIDER),
     Measure("mean_cash", "Providers' cash (mean)", "GBP", undefined_when=NO_PROVIDER),
+    Measure("mean_capability", "Providers' capability: multiplier on the true effects of the "
+            "approaches they deliver (mean)", "multiplier (1 = the average entrant)", 0.0,
+            better="higher", undefined_when=NO_PROVIDER),
+    Measure("mean_cost_factor", "Providers' cost factor (mean)", "multiplier (1 = the average "
+            "entrant)", 0.0, better="lower", undefined_when=NO_PROVIDER),
+    Measure("measured_focus", "Share of providers' emphasis in setting effort on what the measure "
+            "weighs (mean; 0.25 is an even split)", **SHARE, undefined_when=NO_PROVIDER),
     Measure("measure_weight_on_domain", "Weight of the measure on its measured domain", **SHARE),
     Measure("strategy", "Ebrahim strategy in force", kind="label"),
     # against the no-service arm of a comparison, replicate by replicate (the same people)
@@ -357,6 +364,9 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "mean_trust": mean(np.array([p.trust for p in providers])),
         "mean_mission": mean(np.array([p.mission for p in providers])),
         "mean_cash": mean(np.array([p.cash for p in providers])),
+        "mean_capability": mean(np.array([p.capability for p in providers])),
+        "mean_cost_factor": mean(np.array([p.cost_factor for p in providers])),
+        "measured_focus": mean(np.array([p.measured_focus for p in providers])),
         "measure_weight_on_domain": float(regime.measure_weights[regime.measured_index]),
         "strategy": regime.strategy,
     })

@@ -45,7 +45,9 @@ from sim.service import Service
 from sim.world import APPROACHES, World
 
 PROVIDER_REPORTERS = {"cash": "cash", "mission": "mission", "trust": "trust",
-                      "caseload": "caseload", "knowledge": "knowledge", "shared": "shared"}
+                      "caseload": "caseload", "knowledge": "knowledge", "shared": "shared",
+                      "capability": "capability", "cost_factor": "cost_factor",
+                      "measured_focus": "measured_focus"}
 
 
 @dataclass
@@ -162,7 +164,7 @@ class CommissioningModel(mesa.Model):
         market.intake(self.intake_order(), month.outlook, month.intake)
         month.service = service.serve(self, month.outlook)
 
-        month.living = pop.live(world, number)
+        month.living = pop.live(world, number, market.skill())
         month.observed = learning.learn(evidence, com, pop, world, regime, sc.costs, month.living,
                                         month.outlook, number)
         if regime.settings.citizen_voice:

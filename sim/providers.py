@@ -14,6 +14,10 @@ effort e around the baseline t is (c/2)(e - t)' Q (e - t) with Q = (1 - d) I + d
 (d = substitution), so the best response to marginal benefits b is
 e = t + Q^-1 b / c, clipped to [0, max_effort]. A paid-for measure on one domain
 raises b there only, and through d pulls effort from the others.
+
+Providers also differ in how they work (``Traits``, ODD 7.23): a cost factor on approach and
+effort costs, and a practice that bends effort towards some domains and rates some approaches
+cheaper in its decisions.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim import competition
 from sim.arrays import sum_last
 from sim.payment import PaymentModel, reach_expected, reach_marginal
 from sim.world import APPROACH_COST
@@ -120,10 +125,33 @@ class Terms:
                    p.baseline_effort, p.max_effort, p.admin_cost, payment_scale)
 
 
+@dataclass(frozen=True)
+class Traits:
+    """How providers work, as their decisions use it: one row per slot, or per case.
+
+    Attributes:
+        cost: the cost factor on what its approaches and effort cost it (n,): its capability in
+            money, which it knows.
+        emphasis: how strongly its ways of working respond to what each domain's effort brings
+            (n, K; 1 on every domain is the professional norm, and the weights average 1): how it
+            splits its effort across domains, as its practice says (``competition.emphasis``).
+        favour: how cheaply it rates each approach (n, A): its practice's log discount on the
+            approach's cost in its decisions (not in its books).
+    """
+
+    cost: np.ndarray
+    emphasis: np.ndarray
+    favour: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Traits:
+        """The rows ``rows`` (slots of cases, or cases of a subset)."""
+        return Traits(self.cost[rows], self.emphasis[rows], self.favour[rows])
+
+
 def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
          outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms,
-         thrift: np.ndarray | None = None, stake: np.ndarray | None = None
-         ) -> tuple[np.ndarray, np.ndarray]:
+         thrift: np.ndarray | None = None, stake: np.ndarray | None = None,
+         traits: Traits | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Value and best effort of every approach for every case.
 
     Args:
@@ -139,10 +167,15 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
             worth, the more wellbeing weighs.
         stake: what the case reaching the measure is worth to the provider's standing (n,): its
             contract and public rank (``market.standing_stakes``), whatever the payment model.
+        traits: how the provider of each case works (per case): its cost factor, its emphasis
+            on each domain when it sets effort, and how cheaply it rates each approach. None: the
+            professional norm at average cost.
 
     Returns:
         value (n, A) in GBP per month (money valued at ``thrift``), and effort (n, A, K).
     """
+    cost = 1.0 if traits is None else traits.cost[:, None]  # what its delivery costs it, as a factor
+    rated_cost = APPROACH_COST if traits is None else APPROACH_COST * cost * np.exp(-traits.favour)
     w = terms.measure_weights
     thrift = 1.0 if thrift is None else thrift[:, None]  # what a pound is worth to it
     m = mission[:, None, None]
@@ -158,15 +191,20 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     staked = stake is not None and bool(stake.any())
     if staked:  # the measure also matters to its standing: the contract and the public ranking
         benefit += money * (1 - m) * reach_marginal(effect, stake, gap, months, terms)
-    effort = effort_response(benefit, terms.baseline_effort, money * terms.effort_cost,
-                             terms.substitution, terms.max_effort)
+    unit_cost = money * terms.effort_cost  # what a unit of effort costs it, as it values money
+    if traits is not None:  # its ways of working: what it emphasises, at what its effort costs it
+        benefit *= traits.emphasis[:, None, :]
+        unit_cost = unit_cost * cost[..., None]
+    effort = effort_response(benefit, terms.baseline_effort, unit_cost, terms.substitution,
+                             terms.max_effort)
     wellbeing_part = sum_last(gain_per_effort * effort)
     payment = terms.payment.expected(effect, effort, outcome_price, gap, months, terms)
     payment = terms.payment_scale * payment
     if staked:
         payment = payment + reach_expected(effect, effort, stake, gap, months, terms)
-    money_part = ((1 - m[:, :, 0]) * payment - APPROACH_COST - terms.admin_cost
-                  - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution))
+    money_part = ((1 - m[:, :, 0]) * payment - rated_cost - terms.admin_cost
+                  - cost * effort_cost(effort, terms.baseline_effort, terms.effort_cost,
+                                       terms.substitution))
     return m[:, :, 0] * wellbeing_part + thrift * money_part, effort
 
 
@@ -203,12 +241,23 @@ class Provider(mesa.Agent):
         sanctioned: whether it was sanctioned this month.
         contract_outcomes, contract_cases: reported outcomes in this contract, and the cases it
             held in it (those it held when the contract began, and those it took on since).
+        skill: multiplier on the true effect of each approach it delivers (A,): its capability,
+            which it does not know (7.23).
+        cost_factor: factor on what its approaches and effort cost it, which it knows.
+        practice: how it works beyond what it believes (K + A,): the log weights of its emphasis
+            on each domain, then its log discount on each approach's cost (``sim.competition``).
+        delivered: case-months it has served with each approach since it entered (A,).
     """
 
-    def __init__(self, model: mesa.Model, slot: int, mission: float, scenario: Scenario) -> None:
+    def __init__(self, model: mesa.Model, slot: int, mission: float, scenario: Scenario,
+                 skill: np.ndarray, cost_factor: float, practice: np.ndarray) -> None:
         super().__init__(model)
         p = scenario.providers
         self.slot = slot
+        self.skill = skill
+        self.cost_factor = cost_factor
+        self.practice = practice
+        self.delivered = np.zeros(len(skill))
         self.mission = mission
         self.founding_mission = mission
         self.trust = p.initial_trust
@@ -261,6 +310,20 @@ class Provider(mesa.Agent):
     @property
     def caseload(self) -> int:
         return int(self.model.market.caseloads()[self.slot])
+
+    @property
+    def capability(self) -> float:
+        """Its skill as its cases met it: the multipliers of the approaches it has served cases
+        with, weighted by case-months (the mean over approaches before it has served anyone).
+        """
+        served = self.delivered.sum()
+        return float(self.skill @ self.delivered / served if served else self.skill.mean())
+
+    @property
+    def measured_focus(self) -> float:
+        """The share of its emphasis on what the measure weighs (7.23)."""
+        weights = self.model.regime.measure_weights
+        return float(competition.focus(self.practice, len(weights)) @ weights)
 
     @property
     def knowledge(self) -> float:

@@ -177,6 +177,35 @@ class Providers(Section):
                           "Acting only on the estimate can leave a wrong belief uncorrected for good "
                           "(a domain believed not to respond gets no effort, so nothing is learnt "
                           "about it).")
+    # the market of potential entrants: capability, bids and practices (ODD 7.23)
+    capability_spread: float = field(
+        0.2, "Spread of capability across the market of potential entrants: each entrant delivers "
+        "each approach with its own multiplier on the approach's true effect, lognormal with mean 1 "
+        "and this standard deviation of its logarithm, unknown to everyone (its outcomes show it). "
+        "Assumed: the middle two-thirds of providers deliver within about a fifth of the average. "
+        "With cost_spread and practice_variation also 0, every provider works at the norm (7.23).",
+        unit="sd of log multiplier", ge=0.0, le=1.0)
+    cost_spread: float = field(
+        0.15, "Spread of delivery costs across potential entrants: each entrant's cost factor "
+        "multiplies what its approaches and effort cost it, lognormal with mean 1 and this standard "
+        "deviation of its logarithm; a provider knows its own costs. Assumed: unit costs of the "
+        "same service differ by about a seventh either way.", unit="sd of log factor", ge=0.0,
+        le=1.0)
+    bidders: int = field(
+        3, "Potential entrants bidding for each contract let (at the start, after a failure and at "
+        "re-tendering); the lowest bid, the bidder with the lowest costs, wins. Assumed: a few "
+        "bids per competed public service contract.", unit="bidders", ge=1, le=100)
+    practice_variation: float = field(
+        0.3, "Variation in practices: an entrant's practice (how it splits its effort across "
+        "domains, and how cheaply it rates each approach, which also sets how readily it serves "
+        "rather than parks) departs from the practice it copies by a normal error of this standard "
+        "deviation, on the log scale of each weight. Assumed: imitation is loose.",
+        unit="sd of log weight", ge=0.0, le=2.0)
+    imitation_rate: float = field(
+        0.1, "At each re-tendering, how far a provider that keeps its contract moves its practice "
+        "towards that of the provider at the top of the league table (entrants copy it outright). "
+        "Assumed: incumbents change their ways slowly.", unit="share per re-tendering", ge=0.0,
+        le=1.0)
 
 
 class PaymentSettings(Section):

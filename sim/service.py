@@ -73,6 +73,7 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
     values = outlook.values[slot, seg]
     need = pop.recorded_need[cases]
     terms = outlook.terms
+    traits = model.market.traits().take(slot)
 
     choose = choice_due(pop.approach[cases], pop.months_in_service[cases],
                         sc.providers.approach_review_months)
@@ -83,18 +84,20 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
 
         def value_of(effect: np.ndarray) -> np.ndarray:
             return plan(effect, need[c], values[c], mission[c], price[c], months[c], terms, thrift[c],
-                        stake[c])[0]
+                        stake[c], traits.take(c))[0]
 
         chosen = value_of(sample).argmax(axis=1)
         pop.approach[cases[c]] = chosen
-        regret = np.bincount(slot[c], weights=choice_regret(value_of, model.world.truth[seg[c]], chosen),
+        # the oracle knows the true effects as this provider delivers them (its skill, 7.23)
+        truth = model.world.truth[seg[c]] * model.market.skill()[slot[c], :, None]
+        regret = np.bincount(slot[c], weights=choice_regret(value_of, truth, chosen),
                              minlength=len(slots))
         for provider in model.market.providers:
             provider.regret += regret[provider.slot]
 
     approach = pop.approach[cases]
     value, effort = plan(outlook.hypothesis[slot, seg], need, values, mission, price, months, terms,
-                         thrift, stake)
+                         thrift, stake, traits)
     # parking is a decision about the case: no approach is believed worth its cost
     parked = max_last(value) < parking_value(mission, terms, thrift)
     effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])
@@ -104,8 +107,14 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
     pop.effort[cases] = effort
 
     case_cost = terms.admin_cost + np.where(
-        parked, 0.0, APPROACH_COST[approach]
-        + effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution))
+        parked, 0.0, traits.cost * (APPROACH_COST[approach]
+                                    + effort_cost(effort, terms.baseline_effort, terms.effort_cost,
+                                                  terms.substitution)))
     costs = np.bincount(slot, weights=case_cost, minlength=len(slots))
+    n_approaches = len(APPROACH_COST)  # what each provider delivered: its capability as met (7.23)
+    delivered = np.bincount(slot[~parked] * n_approaches + approach[~parked],
+                            minlength=len(slots) * n_approaches).reshape(len(slots), n_approaches)
+    for provider in model.market.providers:
+        provider.delivered += delivered[provider.slot]
     overhead = np.array([sc.providers.overhead if p else 0.0 for p in slots])
     return Service(costs + overhead)

@@ -35,8 +35,10 @@ VALUE_SALIENCE = np.array([0.6, 1.3, 1.0, 1.4])
 MIN_OBS_SD = 0.01  # the least noise agents assume in an observed change, even in a noise-free world
 # The keyed noise streams (``World.noise``): each use of per-citizen noise has its own, so no two
 # uses share a draw: shocks, the monthly record, monthly voice, voice at forums, the record made at
-# arrival, the outcome assessments providers learn from, and citizens' accounts of change.
-SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD, ASSESSMENT, VOICE_CHANGE = range(7)
+# arrival, the outcome assessments providers learn from, and citizens' accounts of change. MARKET
+# keys the potential entrants (``sim.competition``) by bidder and slot in place of a citizen, and by
+# entry in place of a month.
+SHOCK, MEASUREMENT, VOICE, FORUM_VOICE, INTAKE_RECORD, ASSESSMENT, VOICE_CHANGE, MARKET = range(8)
 
 
 def complexity(n_segments: int) -> np.ndarray:

@@ -19,12 +19,32 @@ REPS = 10
 # reproduce"): (check, seed) -> the indices of its failing findings. The test fails if any other
 # finding fails, and also if one of these starts to pass, so the report is kept true either way.
 KNOWN_FAILURES = {
-    # knowledge of effects rises for every seed (+0.17 to +0.53), but with 10 replicates its 95%
-    # interval includes 0 for two of the five worlds
-    ("knowledge", 0): {0}, ("knowledge", 3): {0},
+    # knowledge of effects rises for every seed, but with 10 replicates its 95% interval includes 0
+    # for one of the five worlds
+    ("knowledge", 3): {0},
+    # since providers differ in capability, costs and practice (ODD 7.23) and the score counts the
+    # cases held: differential prices still leave the hardest to help turned away more than under
+    # a block grant for every seed (+0.01 to +0.17), but the 95% interval includes 0 for four of
+    # five; not yet diagnosed (docs/validation.md, "What the model does not reproduce")
+    **{("creaming", seed): {2} for seed in (0, 1, 3, 4)},
+    # the same change: the gap's growth with pay at risk (-0.002 to +0.009) and the composite's
+    # fewer false reports per unmet case (-0.0003 to +0.0013) are no longer distinguishable from 0
+    # for four of five seeds (seed 1: the growth holds); not yet diagnosed
+    ("goodhart", 0): {1, 2}, ("goodhart", 1): {2}, ("goodhart", 3): {1, 2}, ("goodhart", 4): {1, 2},
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
+    # competition (ODD 7.23), under the target-driven preset: (0) the low-capability half is
+    # replaced more often for every seed (by 0.02 to 0.07 of a share), but with 10 replicates the
+    # 95% interval includes 0 for all five: the score re-tendering selects on is outcomes per case,
+    # which creaming and false reports move far more than a skill spread of 0.2 does; (1) practices
+    # do not drift towards the measured domain (-0.013 to +0.001 of emphasis over 180 months): a
+    # provider that emphasises employment values employment-heavy referrals more, takes harder
+    # cases and scores lower, so what the score selects is selection, not effort on the measure;
+    # (2) with half replaced rather than a quarter the focus ends higher for every seed (+0.006 to
+    # +0.04), its interval above 0 for seed 2 only
+    **{("competition", seed): {0, 1, 2} for seed in SEEDS if seed != 2},
+    ("competition", 2): {0, 1},
 }
 
 
@@ -33,7 +53,8 @@ def failed(check):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", ["creaming", "goodhart", "knowledge", "contingency", "multitask"])
+@pytest.mark.parametrize("name", ["creaming", "goodhart", "knowledge", "contingency", "multitask",
+                                  "competition"])
 def test_check_passes_but_for_the_known_failures(name, seed):
     check = (CHECKS[name](REPS, seed) if name != "contingency"  # its findings read two cells only
              else contingency(REPS, seed, cells=CORNERS))

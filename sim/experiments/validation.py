@@ -371,8 +371,11 @@ TOLERANCE = 0.01  # relative error allowed between the model's effort and the cl
 
 
 def multitask_scenario(price: float, substitution: float) -> Scenario:
-    """One provider, no learning, no mission, a linear payment on the employment domain only."""
+    """One provider, no learning, no mission, a linear payment on the employment domain only; it
+    works at the professional norm at average cost (ODD 7.23), as the closed form's provider does.
+    """
     return load("target_driven").with_overrides({
+        "capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0,
         "n_providers": 1, "capacity": 200, "n_citizens": 400, "uncertainty": 0.0,
         "prior_weight": 100.0, "mission_mean": 0.0, "mission_spread": 0.0,
         "model": "distance_travelled", "improvement_price": price, "measure": "threshold",
@@ -472,8 +475,12 @@ def pooled_scenario(pooled: bool) -> Scenario:
     Their objective is kept stationary: with a mission of 1 the fee does not enter their choices,
     it only has to cover what exploring costs so that no learner goes bust and is replaced; and
     with no reserve to protect or spend (start_cash 0) money is worth the same to them every month.
+    They are also alike (ODD 7.23: no spread of capability, costs or practice): the bandit results
+    are about learners facing the same arms, and a pooled observation of another provider's skill
+    would tell a provider about its own effects wrongly.
     """
     return load("learning_oriented").with_overrides({
+        "capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0,
         "n_providers": POOL_SIZE, "uncertainty": 1.0, "control": 0.9, "drift_speed": 0.0,
         "prior_weight": PRIOR_WEIGHT, "explore": True,
         "forgetting": 1.0, "mission_mean": 1.0, "mission_spread": 0.0, "shared_purpose": 0.0,
@@ -584,9 +591,81 @@ def _r2(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1] ** 2)
 
 
+# --- 7. competition that selects, and practices that spread ---------------------------------------
+
+COMPETITION_MONTHS = 180  # five re-tenderings of 36-month contracts: the claims are "over contracts"
+WIDER_SHARE = 0.5  # the larger share replaced, against the preset's quarter
+
+
+def competition_runs(arms: dict[str, Scenario], reps: int, months: int, seed: int
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Paired replicates of each arm: the per-month measures, and one row per provider competed at
+    each re-tendering (``Market.tendered``), each with ``replicate`` and ``regime`` (the arm).
+    """
+    runs, tendered = [], []
+    for arm, scenario in arms.items():
+        for i, rep_seed in enumerate(replicate_seeds(seed, reps)):
+            model = CommissioningModel(scenario=scenario, rng=rep_seed)
+            model.run_for(months)
+            runs.append(model.results().assign(replicate=i, regime=arm))
+            tendered.append(pd.DataFrame(model.market.tendered).assign(replicate=i, regime=arm))
+    return pd.concat(runs, ignore_index=True), pd.concat(tendered, ignore_index=True)
+
+
+def replaced_by_capability(tendered: pd.DataFrame) -> pd.DataFrame:
+    """Per replicate and arm, the share replaced of the providers below the median capability of
+    those competed at the same re-tendering (``low``), and of those above it (``high``).
+    """
+    median = tendered.groupby(["regime", "replicate", "month"])["capability"].transform("median")
+    half = np.where(tendered["capability"] < median, "low",
+                    np.where(tendered["capability"] > median, "high", "median"))
+    return (tendered.assign(half=half)[half != "median"]
+            .groupby(["regime", "replicate", "half"], sort=False)["replaced"].mean().unstack())
+
+
+def competition(reps: int, seed: int, months: int = COMPETITION_MONTHS) -> Check:
+    base = load("target_driven")
+    quarter, half = "replace a quarter", "replace half"
+    arms = {quarter: base, half: base.with_overrides({"replace_share": WIDER_SHARE})}
+    runs, tendered = competition_runs(arms, reps, months, seed)
+    by_capability = replaced_by_capability(tendered)
+    weeding = by_capability.loc[quarter]
+    start = _per_replicate(runs, "measured_focus", slice(0, 0))
+    end = _per_replicate(runs, "measured_focus", slice(months, months))
+    drift = end - start
+    findings = [
+        finding("Competitive re-tendering replaces low-capability providers more often than "
+                "high-capability ones",
+                "share replaced at re-tendering of the providers below the median capability of "
+                "those competed with them minus that of those above it (the preset, replacing a "
+                f"quarter, {months // base.regime.contract_months} re-tenderings)",
+                "95% CI above 0", weeding["low"] - weeding["high"], above_zero),
+        finding("Under selection on a narrow measure providers' practices drift towards the "
+                "measured domain over contracts",
+                f"share of providers' emphasis on the measured domain: month {months} minus month 0 "
+                "(replacing a quarter)", "95% CI above 0", drift[quarter], above_zero),
+        finding("... and faster the larger the share replaced",
+                "the same drift: replacing half minus replacing a quarter", "95% CI above 0",
+                drift[half] - drift[quarter], above_zero),
+    ]
+    table = by_capability.reset_index().rename(columns={
+        "regime": "arm", "low": "replaced, below median capability",
+        "high": "replaced, above median capability"}).groupby("arm", sort=False)[
+        ["replaced, below median capability", "replaced, above median capability"]].mean()
+    table = table.map("{:.3f}".format).reset_index()
+    return Check("Competition and practices",
+                 "Re-tendering that selects on a measure removes weak providers as well as what "
+                 "replaced providers had learnt, and what wins contracts spreads: selection on a "
+                 "proxy makes practices drift towards it, bounded by intrinsic motivation",
+                 "Braganza 2022 (Royal Society Open Science 9: 211030)", findings,
+                 partial(plot_arm_panels, [(runs, "measured_focus"), (runs, "mean_capability")]),
+                 table, arms=arm_differences(arms))
+
+
 CHECKS: dict[str, Callable[..., Check]] = {
     "creaming": creaming, "goodhart": goodhart, "knowledge": knowledge,
     "contingency": contingency, "multitask": multitask, "pooled": pooled_learning,
+    "competition": competition,
 }
 
 
