@@ -157,12 +157,12 @@ OVERRIDES = st.fixed_dictionaries({
     "review_interval": st.integers(0, 12),
     "contract_months": st.integers(3, 24),
     "gaming_propensity": st.floats(0.0, 1.0),
-    "start_cash": st.floats(0.0, 200_000.0),
+    "start_cash": st.just(0.0) | st.floats(0.01, 200_000.0),  # money: none, or a penny
     "league_tables": st.booleans(),
     "data_coverage": st.sampled_from(["metric_counts", "metric_domain", "all_domains"]),
     "forum_citizens": st.booleans(),
     "arrival_rate": st.floats(0.0, 0.3),
-    "attachment_fee": st.floats(0.0, 2000.0),
+    "attachment_fee": st.just(0.0) | st.floats(0.01, 2000.0),
 })
 BASES = st.sampled_from([(), ("target_driven",), ("learning_oriented",), ("context_led",)])
 
