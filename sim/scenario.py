@@ -378,9 +378,9 @@ def allowed(info: Any) -> str:
         text = (f"a list of {lengths[MinLen].min_length} to {lengths[MaxLen].max_length} "
                 f"{PLURALS[item]}{interval(item_limits)}")
     else:
-        zero = next((m for m in info.metadata if isinstance(m, ZeroOrAtLeast)), None)
-        text = KINDS[ann] + interval(info.metadata, floor=zero and zero.minimum)
-        text = f"0, or {text}" if zero else text
+        floor = smallest_positive(info)
+        text = KINDS[ann] + interval(info.metadata, floor=floor)
+        text = text if floor is None else f"0, or {text}"
     rule = (info.json_schema_extra or {}).get("rule")
     return f"{text} {rule}" if rule else text
 
@@ -405,6 +405,11 @@ def interval(limits: list[Any], floor: float | None = None) -> str:
         return ""
     left, right = "(" if "gt" in found else "[", ")" if "lt" in found else "]"
     return f" in {left}{'' if lo is None else lo}, {'' if hi is None else hi}{right}"
+
+
+def smallest_positive(info: Any) -> float | None:
+    """The least positive value of a field that is 0 or at least some minimum (money), else None."""
+    return next((m.minimum for m in info.metadata if isinstance(m, ZeroOrAtLeast)), None)
 
 
 def unit(info: Any) -> str:

@@ -66,6 +66,37 @@ def test_bad_specs_fail_with_one_line_naming_the_field(tiny, change, message):
     assert message in text and "\n" not in text and text.startswith("s.toml: ")
 
 
+def test_every_problem_in_a_spec_is_reported_at_once_on_one_line(tiny):
+    data = spec_data(tiny, replicats=2, steps=0)
+    with pytest.raises(ScenarioError) as err:
+        sw.parse_spec(data, source="s.toml")
+    text = str(err.value)
+    assert text.startswith("s.toml: 2 errors: (1) ") and "\n" not in text
+    assert "sweep.steps = 0" in text
+    assert "unknown field 'sweep.replicats'; did you mean 'sweep.replicates'?" in text
+    data = spec_data(tiny)
+    data["parameters"].update(uncertanty={"levels": [0.5]}, fee_per_month={"levels": [0.001, 5.0]},
+                              control={"levels": [0.0, 0.5]})
+    with pytest.raises(ScenarioError) as err:
+        sw.parse_spec(data, source="s.toml")
+    text = str(err.value)
+    assert text.startswith("s.toml: 3 errors: ")
+    for part in ("parameters.control: context.control = 0.0: ", "allowed: a number in [0.05, 1.0]",
+                 "parameters.uncertanty: unknown field 'uncertanty'; did you mean 'uncertainty'?",
+                 "parameters.fee_per_month: regime.payment.fee_per_month = 0.001: "):
+        assert part in text
+
+
+def test_a_range_of_money_may_not_sample_values_below_a_penny(tiny):
+    data = spec_data(tiny, design="latin_hypercube", samples=4)
+    data["parameters"] = {"fee_per_month": {"min": 0.0, "max": 100.0}}
+    with pytest.raises(ScenarioError, match=r"parameters.fee_per_month: min = 0.0: a range must start at "
+                                            r"0.01 or above .*to include 0, give levels"):
+        sw.parse_spec(data)
+    data["parameters"] = {"fee_per_month": {"min": 0.01, "max": 100.0}}
+    assert sw.parse_spec(data).parameters["fee_per_month"].min == 0.01
+
+
 def test_sampled_design_needs_samples(tiny):
     data = spec_data(tiny, design="latin_hypercube")
     data["parameters"] = {"uncertainty": {"min": 0.1, "max": 0.9}}
