@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from sim.model import CommissioningModel
 from sim.presets import load
 from sim.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+# subprocesses import this checkout's sim, whichever checkout the tests run from
+CHECKOUT_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                                          os.environ.get("PYTHONPATH")]))}
 
 # Small enough that a 36-month run takes a few hundredths of a second.
 SMALL = {"n_citizens": 200, "n_providers": 4, "capacity": 30}
