@@ -338,6 +338,8 @@ def sensitivity(
     show_table(head, ([sa.cell(row, c) for c in head] for _, row in table.iterrows()),
                f"{parsed.sweep.design} indices; +- half-width of SALib's 95% bootstrap interval "
                "(replicates averaged per design point)")
+    if warning := sa.too_uncertain(table, parsed.sweep.design):
+        typer.echo(f"commsim: warning: {warning}", err=True)
     console.print(f"wrote {out}/indices.csv, indices.md, sensitivity.png")
 
 
