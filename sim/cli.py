@@ -9,16 +9,37 @@ import functools
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from sim.presets import load, preset_description, preset_paths
 from sim.scenario import Scenario, ScenarioError, allowed, field_paths, unit
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+
+class OneLineUsageErrors(TyperGroup):
+    """Click's own usage errors (a missing argument, an unknown option or command, ``--steps 0``)
+    in one line on stderr with exit code 2, like every other bad input, instead of a usage box.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except typer.TyperException as error:  # click's errors (vendored by typer); standalone: a box
+            context = getattr(error, "ctx", None)
+            hint = f" (see `{context.command_path} --help`)" if context else ""
+            typer.echo(f"commsim: error: {error.format_message()}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:  # Ctrl-C at a prompt: as click says it
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)  # typer.Exit's code, or 0
+
+
+app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate how public services are commissioned under different "
                        "accountability regimes.")
 console = Console()

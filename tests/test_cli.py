@@ -351,3 +351,15 @@ def test_bare_commsim_shows_the_help_and_version_prints_it():
     assert bare.exit_code == 0 and "Usage" in bare.output and "compare" in bare.output
     version = invoke("--version")
     assert version.exit_code == 0 and version.output.strip() == f"commsim {__version__}"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["run"], "Missing argument 'scenario'"),
+    (["run", "target_driven", "--steps", "0"], "Invalid value for '--steps'"),
+    (["rnu"], "No such command 'rnu'. Did you mean 'run'?"),
+    (["compare", "target_driven", "learning_oriented", "--reps", "many"], "Invalid value for '--reps'"),
+    (["run", "target_driven", "--colour", "red"], "No such option: --colour"),
+])
+def test_usage_errors_are_one_line_too(tmp_path, args, words):
+    line = one_line(invoke(*args, "--out", tmp_path / "x") if args != ["rnu"] else invoke(*args))
+    assert words in line and "--help" in line and not (tmp_path / "x").exists()
