@@ -85,8 +85,10 @@ def load(*names: str | Path, overrides: list[str] | dict[str, Any] | None = None
     for name in names:
         path = find_file(name)
         sources.append(str(path))
-        data = merge(data, read_toml(path))
-    scenario = validate(data, source=" + ".join(sources) or "defaults")  # a bad file is named as such
+        tables = read_toml(path)
+        validate(tables, source=str(path))  # alone, so that a bad file is named alone
+        data = merge(data, tables)
+    scenario = validate(data, source=" + ".join(sources) or "defaults")
     if not overrides:
         return scenario
     return apply_overrides(data, overrides, source="overrides" if isinstance(overrides, dict) else "--set")

@@ -373,7 +373,7 @@ def allowed(info: Any) -> str:
     if typing.get_origin(ann) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(ann))
     if typing.get_origin(ann) is list:
-        item, *item_limits = typing.get_args(typing.get_args(ann)[0]) or typing.get_args(ann)
+        item, item_limits = list_item(info)
         lengths = {type(m): m for m in info.metadata}
         text = (f"a list of {lengths[MinLen].min_length} to {lengths[MaxLen].max_length} "
                 f"{PLURALS[item]}{interval(item_limits)}")
@@ -385,18 +385,35 @@ def allowed(info: Any) -> str:
     return f"{text} {rule}" if rule else text
 
 
-def interval(limits: list[Any], floor: float | None = None) -> str:
+def list_item(info: Any) -> tuple[type, list[Any]]:
+    """A list field's item type and the constraints on each item."""
+    item = typing.get_args(info.annotation)[0]
+    kind, *constraints = typing.get_args(item) or (item,)  # Annotated[float, Field(ge=...)]
+    return kind, constraints
+
+
+def limits(constraints: list[Any]) -> dict[str, Any]:
+    """A range from pydantic's constraints, as ``{"ge" | "gt" | "le" | "lt": value}``.
+
+    Args:
+        constraints: annotated-types' ``Ge``, ``Gt``, ``Le``, ``Lt``, or ``FieldInfo``s holding them
+            (a field's ``metadata``), among others, which are passed over.
+    """
+    found: dict[str, Any] = {}
+    for constraint in constraints:
+        for inner in getattr(constraint, "metadata", [constraint]):  # a FieldInfo holds its own
+            found.update({k: getattr(inner, k) for k in ("ge", "gt", "le", "lt") if hasattr(inner, k)})
+    return found
+
+
+def interval(constraints: list[Any], floor: float | None = None) -> str:
     """`` in [lo, hi]`` (or with open ends) from pydantic's constraints, ``""`` where there are none.
 
     Args:
-        limits: the constraints (annotated-types' ``Ge``, ``Gt``, ``Le``, ``Lt``, or ``FieldInfo``s
-            holding them).
+        constraints: as for ``limits``.
         floor: a lower end that replaces the constraints' (``ZeroOrAtLeast``'s minimum).
     """
-    found: dict[str, Any] = {}
-    for limit in limits:
-        for inner in getattr(limit, "metadata", [limit]):  # a FieldInfo holds its constraints
-            found.update({k: getattr(inner, k) for k in ("ge", "gt", "le", "lt") if hasattr(inner, k)})
+    found = limits(constraints)
     if floor is not None:
         found["ge"] = floor
         found.pop("gt", None)

@@ -266,6 +266,15 @@ def test_every_error_in_a_file_is_reported_at_once_on_one_line(tmp_path):
         assert part in text
 
 
+def test_of_merged_files_the_bad_one_is_named(tmp_path):
+    good = write(tmp_path, "[regime]\nmeasure = 'composite'\n", "good.toml")
+    bad = write(tmp_path, "[context]\ncontrol = 0.0\n", "bad.toml")
+    for names in ((good, bad), (bad, good), ("target_driven", bad)):
+        with pytest.raises(ScenarioError) as err:
+            load(*names)
+        assert message(err).startswith(f"{bad}: context.control = 0.0: ")
+
+
 def test_unknown_section_in_a_file(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load(write(tmp_path, "[regimen]\nmeasure = 'composite'\n"))
