@@ -153,6 +153,21 @@ def morris_out(files, tmp_path_factory):
     return out
 
 
+def test_sensitivity_repairs_a_damaged_part_of_its_store(sobol_out, tmp_path):
+    import shutil
+
+    out, args, _ = sobol_out
+    copy = tmp_path / "sa"
+    shutil.copytree(out, copy)
+    part = sorted((copy / "store" / "summary").glob("part-*.parquet"))[3]
+    part.write_bytes(part.read_bytes()[:100])
+    result = invoke(*[copy if a == out else a for a in args])
+    assert result.exit_code == 0, result.output
+    [note] = [line for line in result.stderr.splitlines() if "damaged" in line]
+    assert note.startswith(f"commsim: {part}: damaged (") and note.endswith("whose runs are run again")
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "indices.csv"), pd.read_csv(out / "indices.csv"))
+
+
 def test_morris_mu_star_with_intervals(morris_out):
     out = morris_out
     table = pd.read_csv(out / "indices.csv").set_index(["measure", "parameter"])
