@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from sim.experiments.report import interval, number
+from sim.measures import MEASURES
 from sim.presets import load, preset_description, preset_paths
-from sim.scenario import Scenario, ScenarioError, allowed, field_paths, unit
+from sim.scenario import Scenario, ScenarioError, allowed, field_label, field_paths, unit
 
 
 class OneLineUsageErrors(TyperGroup):
@@ -44,6 +46,9 @@ app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, pretty_exception
                        "accountability regimes.")
 console = Console()
 console.width = max(console.width, 140)  # the comparison table needs room; logs have no terminal width
+
+RUN_MEASURES = ["mean_wellbeing", "hardest_wellbeing", "commissioner_knowledge", "system_knowledge",
+                "goodhart_gap", "spend", "wellbeing_per_1000"]
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a field: FIELD=VALUE, e.g. --set context.uncertainty=0.8 (repeatable).")]
@@ -127,6 +132,7 @@ def run(
     claim(out, "run", force)
     with tqdm(total=steps, desc="run", unit="month", delay=1.0, leave=False) as bar:
         results = run_model(sc, steps, seed, on_step=lambda: bar.update())
+    title = setting_title([regime_label(scenario[0], sc)], sc, set_, f"seed {seed}")
     with staged(out, "run", force) as stage:
         results.to_parquet(stage / "results.parquet", index=False)
         results.to_csv(stage / "results.csv", index=False)
@@ -134,12 +140,11 @@ def run(
         write_json(stage / "summary.json", {
             "command": " ".join(["commsim", *sys.argv[1:]]), "sources": scenario, "seed": seed,
             "steps": steps, "scenario": sc.summary(), "versions": versions(), "final": final})
-        plot_run(results, stage / "run.png",
-                 title=f"{sc.regime.name} in a {sc.context.name} context (seed {seed})")
-    console.print(f"[bold]{sc.regime.name}[/] / {sc.context.name}: {steps} months, seed {seed}")
-    for key in ("mean_wellbeing", "hardest_wellbeing", "commissioner_knowledge",
-                "system_knowledge", "goodhart_gap", "wellbeing_per_1000"):
-        console.print(f"  {key:<24} {final[key]:.4g}")
+        plot_run(results, stage / "run.png", title=title)
+    console.print(f"[bold]{title}[/]: {steps} months. At month {steps}:", highlight=False)
+    show_table(["measure", "unit", f"month {steps}"],
+               [[MEASURES[key].label, MEASURES[key].unit, number(final[key])] for key in RUN_MEASURES],
+               "")
     console.print(f"wrote {out}/results.parquet, results.csv, summary.json, run.png")
 
 
@@ -158,9 +163,10 @@ def compare(
     force: Force = False,
 ) -> None:
     """Compare regimes over paired replicates: levels and differences with 95% CIs, and a figure."""
-    from sim.experiments.compare import KEY_MEASURES
     from sim.experiments.compare import compare as run_compare
     from sim.experiments.output import claim, staged, versions, write_json
+    from sim.experiments.report import KEY_MEASURES, comparison_rows, how_read, legend, markdown_summary
+    from sim.plots import plot_comparison
 
     if len(regimes) < 2:
         raise ScenarioError("compare needs at least two regimes")
@@ -174,66 +180,46 @@ def compare(
     claim(out, "compare", force)
     result = run_compare(scenarios, reps=reps, steps=steps, seed=seed)
     levels, differences = result.levels(), result.differences()
+    names = list(scenarios)
     with staged(out, "compare", force) as stage:
         result.runs.to_parquet(stage / "runs.parquet", index=False)
         levels.to_csv(stage / "levels.csv", index=False)
         differences.to_csv(stage / "differences.csv", index=False)
-        (stage / "summary.md").write_text(markdown_summary(levels, differences, KEY_MEASURES,
-                                                          list(scenarios), reps, steps, seed))
+        (stage / "summary.md").write_text(markdown_summary(levels, differences, KEY_MEASURES, names,
+                                                          reps, steps, seed))
         write_json(stage / "summary.json", {
             "command": " ".join(["commsim", *sys.argv[1:]]), "regimes": regimes, "context": context,
             "reps": reps, "steps": steps, "seed": seed,
             "scenarios": {k: v.summary() for k, v in scenarios.items()}, "versions": versions()})
-        result.plot(stage / "compare.png")
-    show_summary(levels, differences, KEY_MEASURES, list(scenarios), reps)
+        plot_comparison(result.runs, stage / "compare.png",
+                        title=setting_title(names, sc, set_, f"base seed {seed}"))
+    head, rows = comparison_rows(levels, differences, KEY_MEASURES, names, steps, reps)
+    console.print(how_read(reps, steps, seed), highlight=False, soft_wrap=True)
+    console.print(f"Regimes: {legend(names)}", highlight=False, soft_wrap=True)
+    show_table(head, rows, "")
     console.print(f"wrote {out}/runs.parquet, levels.csv, differences.csv, summary.md, "
                   "summary.json, compare.png")
 
 
-def _fmt(mean: float, low: float, high: float) -> str:
-    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
-
-
-def summary_rows(levels, differences, measures, regimes) -> tuple[list[str], list[list[str]]]:
-    """The time-averaged table: a row per measure, each regime's level then each paired difference."""
-    lv = levels[levels.statistic == "average"].set_index(["regime", "measure"])
-    df = differences[differences.statistic == "average"].set_index(["regime", "measure"])
-    head = ["measure", *regimes, *[f"{r} - {regimes[0]}" for r in regimes[1:]]]
-    rows = []
-    for measure in measures:
-        row = [measure]
-        for regime in regimes:
-            r = lv.loc[(regime, measure)]
-            row.append(_fmt(r["mean"], r.ci_low, r.ci_high))
-        for regime in regimes[1:]:
-            d = df.loc[(regime, measure)]
-            row.append(_fmt(d.difference, d.ci_low, d.ci_high))
-        rows.append(row)
-    return head, rows
-
-
-def show_summary(levels, differences, measures, regimes, reps) -> None:
-    head, rows = summary_rows(levels, differences, measures, regimes)
-    show_table(head, rows, f"Time-averaged measures: mean [95% CI] over {reps} paired replicates")
+def setting_title(regimes: list[str], scenario: Scenario, overrides: list[str] | None, seed: str) -> str:
+    """A figure's title: the regimes, the context and every override given with --set."""
+    text = f"{' vs '.join(regimes)} in the {scenario.context.name} context"
+    if overrides:
+        text += ", with " + ", ".join(o.replace(" ", "") for o in overrides)
+    return f"{text} ({seed})"
 
 
 def show_table(head: list[str], rows, title: str) -> None:
-    """Print a table of already formatted cells: the console's twin of ``markdown_table``."""
-    table = Table(*head, title=title)
+    """Print a table of already formatted cells: the console's twin of ``markdown_table``.
+
+    Cells wrap (at spaces) rather than being cut, whatever the terminal's width.
+    """
+    table = Table(title=title or None)
+    for name in head:
+        table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(*row)
     console.print(table)
-
-
-def markdown_summary(levels, differences, measures, regimes, reps, steps, seed) -> str:
-    from sim.experiments.output import markdown_table
-
-    head, rows = summary_rows(levels, differences, measures, regimes)
-    lines = [f"# Comparison: {', '.join(regimes)}", "",
-             f"Time-averaged over months 1-{steps}; mean [95% CI] over {reps} paired replicates "
-             f"(base seed {seed}). Differences are paired: replicate i of every regime faces the "
-             "same world.", "", *markdown_table(head, rows)]
-    return "\n".join(lines) + "\n"
 
 
 @app.command()
@@ -377,7 +363,7 @@ def analyse(
     from sim.experiments.analysis import analyse as analyse_grid
     from sim.experiments.output import claim, staged
     from sim.experiments.sweep import choose_measures, read_store
-    from sim.plots import plot_grid_differences, plot_grid_means, plot_lines
+    from sim.plots import plot_grid_differences, plot_grid_means, plot_lines, summary_label
 
     spec, summary = read_store(store)
     measures = choose_measures(measure, [c for c in summary.columns if c.startswith(("final_", "mean_"))])
@@ -405,11 +391,12 @@ def analyse(
         console.print(f"left out {found.failed} failed runs", style="yellow")
     if found.differences is not None:
         paired = bool(found.differences["paired"].all())
-        interval, how = (("95% CI", "paired by replicate: common random numbers") if paired
-                         else ("95% Welch CI", "unpaired: every run has its own seed"))
-        show_table(["regime", *found.factors, "measure", f"difference [{interval}]", "runs"],
-                   ([row["regime"], *(str(row[f]) for f in found.factors), row["measure"],
-                     _fmt(row["difference"], row["ci_low"], row["ci_high"]),
+        kind, how = (("95% CI", "paired by replicate: common random numbers") if paired
+                     else ("95% Welch CI", "unpaired: every run has its own seed"))
+        show_table(["regime", *(field_label(f) for f in found.factors), "measure", f"difference [{kind}]",
+                    "runs"],
+                   ([row["regime"], *(str(row[f]) for f in found.factors), summary_label(row["measure"]),
+                     interval(row["difference"], row["ci_low"], row["ci_high"], signed=True),
                      f"{row['n']} vs {row['n_baseline']}"] for _, row in found.differences.iterrows()),
                    f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
     console.print(f"wrote {out}/{', '.join(written)}")

@@ -1,10 +1,14 @@
 """What is measured every month (ODD 4.11, 7.21): outcomes, accountability, knowledge, money and
-the market, as one flat dict (``measure``).
+the market, as one flat dict (``measure``), and what each measure is (``MEASURES``).
+
+A measure with nothing to measure (a mean over nobody, a share of nothing) is NaN, never a
+stand-in number: ``Measure.undefined_when`` says when that happens.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -16,6 +20,127 @@ if TYPE_CHECKING:
     from sim.world import World
 
 
+@dataclass(frozen=True)
+class Measure:
+    """What one measure is, for tables, figures and checks.
+
+    Attributes:
+        name: its column in ``model.results()``.
+        label: a human name.
+        unit: its unit in words ("" for a pure number); money is in GBP.
+        low, high: the values it can take (None where unbounded).
+        kind: "level" (a state at the end of the month), "flow" (what happened this month) or
+            "total" (a running total since the start, or a ratio of such totals: read its final
+            value, never its average over months).
+        better: whether higher or lower values are better for citizens and the system (None where
+            neither is).
+        undefined_when: when there is nothing to measure and the measure is NaN ("" if never).
+    """
+
+    name: str
+    label: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    kind: Literal["level", "flow", "total", "label"] = "level"
+    better: Literal["higher", "lower"] | None = None
+    undefined_when: str = ""
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None or self.high is not None
+
+
+SHARE = {"unit": "share", "low": 0.0, "high": 1.0}
+WELLBEING = {"unit": "wellbeing (0 to 1)", "low": 0.0, "high": 1.0, "better": "higher"}
+COUNT = {"unit": "citizens", "low": 0.0}
+QUALITY = {"unit": "decision quality (1 = oracle, 0 = random choice; below 0: worse than random)",
+           "high": 1.0, "better": "higher"}
+ERROR = {"unit": "effect per unit effort (rmse)", "low": 0.0, "better": "lower"}
+NO_PROVIDER = "no provider holds a contract"
+
+MEASURES: dict[str, Measure] = {m.name: m for m in (
+    Measure("mean_wellbeing", "Mean wellbeing of citizens present", **WELLBEING,
+            undefined_when="nobody is present"),
+    Measure("hardest_wellbeing", "Wellbeing of the hardest to help present", **WELLBEING,
+            undefined_when="no hardest-to-help citizen is present"),
+    Measure("equity_gap", "Equity gap: wellbeing of the lightest segment minus the hardest",
+            "wellbeing (0 to 1)", -1.0, 1.0, better="lower",
+            undefined_when="either segment has nobody present"),
+    Measure("citizens", "Citizens present (waiting or in service)", **COUNT),
+    Measure("waiting", "Citizens waiting", **COUNT, better="lower"),
+    Measure("in_service", "Citizens in service", **COUNT),
+    Measure("served", "Citizens served (in service, not parked)", **COUNT, better="higher"),
+    Measure("parked", "Citizens parked (in service, not served)", **COUNT, better="lower"),
+    Measure("parked_share", "Share of cases parked", **SHARE, better="lower",
+            undefined_when="nobody is in service"),
+    Measure("parked_share_hardest", "Share of the hardest to help in service who are parked", **SHARE,
+            better="lower", undefined_when="no hardest-to-help citizen is in service"),
+    Measure("hardest_turned_away", "Share of the hardest to help meeting a provider who were "
+            "refused or parked", **SHARE, better="lower",
+            undefined_when="no hardest-to-help citizen met a provider this month"),
+    Measure("refused", "Referrals refused", "referrals a month", 0.0, kind="flow", better="lower"),
+    Measure("refused_hardest", "Referrals of the hardest to help refused", "referrals a month", 0.0,
+            kind="flow", better="lower"),
+    Measure("waiting_share_hardest", "Share of the hardest to help present who are waiting", **SHARE,
+            better="lower", undefined_when="no hardest-to-help citizen is present"),
+    Measure("arrived_total", "Citizens arrived so far", **COUNT, kind="total"),
+    Measure("resolved_total", "Citizens resolved so far", **COUNT, kind="total", better="higher"),
+    Measure("timed_out_total", "Cases closed unresolved after the longest spell, so far", **COUNT,
+            kind="total", better="lower"),
+    Measure("unserved_total", "Citizens who left unserved after waiting too long, so far", **COUNT,
+            kind="total", better="lower"),
+    Measure("measure_value", "Paid-for measure as reported: share of cases meeting it", **SHARE,
+            undefined_when="nobody is in service"),
+    Measure("true_outcome", "The same threshold on true wellbeing: share of cases meeting it",
+            **SHARE, better="higher", undefined_when="nobody is in service"),
+    Measure("goodhart_gap", "Goodhart gap: reported measure minus the same threshold on true "
+            "wellbeing", "share of cases", -1.0, 1.0, better="lower",
+            undefined_when="nobody is in service"),
+    Measure("gaming_rate", "Share of outcome reports that are false", **SHARE, kind="flow",
+            better="lower", undefined_when="no outcome was reported this month"),
+    Measure("false_reports", "False outcome reports", "reports a month", 0.0, kind="flow",
+            better="lower"),
+    Measure("detected_gaming", "False outcome reports found out", "reports a month", 0.0,
+            kind="flow"),
+    Measure("commissioner_knowledge", "Commissioner's knowledge", **QUALITY),
+    Measure("provider_knowledge", "Providers' knowledge (mean)", **QUALITY,
+            undefined_when=NO_PROVIDER),
+    Measure("system_knowledge", "System knowledge (its best-informed actor)", **QUALITY),
+    Measure("commissioner_belief_error", "Error of the commissioner's beliefs", **ERROR),
+    Measure("provider_belief_error", "Error of providers' beliefs (mean)", **ERROR,
+            undefined_when=NO_PROVIDER),
+    Measure("provider_regret", "Providers' regret of approach choices since they entered (mean)",
+            "GBP per case-month, summed over choices", 0.0, kind="total", better="lower",
+            undefined_when=NO_PROVIDER),
+    Measure("provider_evidence", "Providers' evidence: share of the prior's variance their data "
+            "removed (mean)", **SHARE, better="higher", undefined_when=NO_PROVIDER),
+    Measure("commissioner_evidence", "Commissioner's evidence: share of the prior's variance its "
+            "data removed", **SHARE, better="higher"),
+    Measure("system_belief_error", "Error of the system's best-informed beliefs", **ERROR),
+    Measure("spend", "Commissioner's net spend", "GBP a month", kind="flow"),
+    Measure("spend_total", "Commissioner's net spend so far", "GBP", kind="total"),
+    Measure("wellbeing_gained_total", "Wellbeing gained by service so far",
+            "wellbeing summed over citizen-months", kind="total", better="higher"),
+    Measure("wellbeing_per_1000", "Wellbeing gained per GBP 1,000 spent, so far",
+            "wellbeing per GBP 1,000", kind="total", better="higher",
+            undefined_when="nothing has been spent"),
+    Measure("provider_exits_total", "Providers failed so far", "providers", 0.0, kind="total",
+            better="lower"),
+    Measure("provider_replaced_total", "Providers replaced at re-tendering so far", "providers", 0.0,
+            kind="total"),
+    Measure("providers", "Providers holding a contract", "providers", 0.0),
+    Measure("mean_trust", "Trust between providers and the commissioner (mean)", **SHARE,
+            better="higher", undefined_when=NO_PROVIDER),
+    Measure("mean_mission", "Providers' mission (mean)", **SHARE, better="higher",
+            undefined_when=NO_PROVIDER),
+    Measure("mean_cash", "Providers' cash (mean)", "GBP", undefined_when=NO_PROVIDER),
+    Measure("measure_weight_on_domain", "Weight of the measure on its measured domain", **SHARE),
+    Measure("strategy", "Ebrahim strategy in force", kind="label"),
+)}
+"""Every measure ``measure`` returns, by name."""
+
+
 def knowledge(world: World, mean: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decision quality and belief error of beliefs ``mean`` (..., S, A, K) with ``values``."""
     quality = beliefs.decision_quality(mean, values, world.truth, world.value_pattern,
@@ -24,22 +149,24 @@ def knowledge(world: World, mean: np.ndarray, values: np.ndarray) -> tuple[np.nd
 
 
 def turned_away(refused: float, parked: int, in_service: int) -> float:
-    """Of the hardest to help who met a provider this month, the share refused or parked."""
+    """Of the hardest to help who met a provider this month, the share refused or parked (NaN if
+    none met one).
+    """
     met = refused + in_service
-    return (refused + parked) / met if met else 0.0
+    return (refused + parked) / met if met else np.nan
 
 
 def mean(x: np.ndarray) -> float:
-    """``x.mean()`` of a 1-D float array (the same sum and division), 0 when empty, without the
+    """``x.mean()`` of a 1-D float array (the same sum and division), NaN when empty, without the
     overhead of ``ndarray.mean``.
     """
-    return float(x.sum() / len(x)) if len(x) else 0.0
+    return float(x.sum() / len(x)) if len(x) else np.nan
 
 
 def share(of: np.ndarray, having: np.ndarray) -> float:
-    """The share of ``of`` that is ``having`` (0 when ``of`` is empty)."""
+    """The share of ``of`` that is ``having`` (NaN when ``of`` is empty)."""
     n = np.count_nonzero(of)
-    return float(np.count_nonzero(of & having) / n) if n else 0.0
+    return float(np.count_nonzero(of & having) / n) if n else np.nan
 
 
 def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
@@ -96,7 +223,8 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "measure_value": measure_value,
         "true_outcome": true_value,
         "goodhart_gap": measure_value - true_value,
-        "gaming_rate": settlement.false_reports / max(settlement.reports, 1.0),
+        "gaming_rate": (settlement.false_reports / settlement.reports if settlement.reports
+                        else np.nan),
         "false_reports": settlement.false_reports,
         "detected_gaming": settlement.detected,
         "commissioner_knowledge": float(c_quality),
@@ -113,7 +241,7 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "spend": settlement.spend,
         "spend_total": spent,
         "wellbeing_gained_total": pop.wellbeing_gained,
-        "wellbeing_per_1000": 1000.0 * pop.wellbeing_gained / spent if spent > 0 else 0.0,
+        "wellbeing_per_1000": 1000.0 * pop.wellbeing_gained / spent if spent > 0 else np.nan,
         "provider_exits_total": market.failures,
         "provider_replaced_total": market.replaced,
         "providers": float(len(providers)),

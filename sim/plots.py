@@ -12,43 +12,52 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import textwrap  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 
-from sim.statistics import CONFIDENCE  # noqa: E402
+from sim.measures import MEASURES  # noqa: E402
+from sim.scenario import field_label  # noqa: E402
+from sim.statistics import CONFIDENCE, band, summary_measure  # noqa: E402
 
-LABELS = {
-    "mean_wellbeing": "Mean true wellbeing",
-    "hardest_wellbeing": "Wellbeing, hardest to help",
-    "equity_gap": "Equity gap (lightest - hardest)",
-    "commissioner_knowledge": "Commissioner knowledge",
-    "provider_knowledge": "Mean provider knowledge",
-    "system_knowledge": "System knowledge",
-    "goodhart_gap": "Goodhart gap (measure - truth)",
-    "parked_share_hardest": "Hardest to help: share parked",
-    "refused_hardest": "Hardest to help refused / month",
-    "wellbeing_per_1000": "Wellbeing gained per GBP 1,000",
-    "measure_value": "Paid-for measure (reported)",
-    "true_outcome": "Same threshold on true wellbeing",
-    "gaming_rate": "Share of outcome reports false",
-    "waiting": "Waiting", "served": "Served", "parked": "Parked",
-    "spend": "Spend per month (GBP)", "mean_trust": "Mean trust",
-}
 COMPARE_MEASURES = ["mean_wellbeing", "hardest_wellbeing", "commissioner_knowledge",
                     "system_knowledge", "goodhart_gap", "parked_share_hardest"]
-RUN_PANELS = {
+RUN_PANELS = {  # panel title: measures on one scale
     "Outcomes": ["mean_wellbeing", "hardest_wellbeing"],
-    "Knowledge (decision quality)": ["commissioner_knowledge", "provider_knowledge",
-                                     "system_knowledge"],
+    "Knowledge": ["commissioner_knowledge", "provider_knowledge", "system_knowledge"],
     "Accountability": ["measure_value", "true_outcome", "goodhart_gap"],
     "Citizens": ["waiting", "served", "parked"],
 }
 
 
-def _finish(fig, path: str | Path | None):
-    fig.tight_layout()
+def label(measure: str) -> str:
+    """A measure's human name (its name if it is not a measure of the model)."""
+    known = MEASURES.get(measure)
+    return known.label if known else measure
+
+
+def axis_label(measure: str, width: int = 42) -> str:
+    """A y-axis label: the measure's unit, wrapped to ``width`` characters."""
+    known = MEASURES.get(measure)
+    return textwrap.fill(known.unit if known and known.unit else measure, width)
+
+
+def summary_label(column: str) -> str:
+    """A sweep summary column's label: the measure's label and which statistic of the run."""
+    which = {"final_": "final month", "mean_": "average over the run"}
+    for prefix, words in which.items():
+        if column.startswith(prefix):
+            return f"{label(summary_measure(column))} ({words})"
+    return column
+
+
+def _finish(fig, path: str | Path | None, legend_room: float = 0.0):
+    """Lay out ``fig`` (leaving ``legend_room`` of its height at the bottom for a figure legend),
+    save it to ``path`` if one is given and close it; returns it.
+    """
+    fig.tight_layout(rect=(0, legend_room, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=120)
         plt.close(fig)
@@ -56,13 +65,16 @@ def _finish(fig, path: str | Path | None):
 
 
 def plot_run(results: pd.DataFrame, path: str | Path | None = None, title: str = ""):
-    """Outcomes, knowledge, accountability and citizens' states over one run."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    """Outcomes, knowledge, accountability and citizens' states over one run, a panel each, each
+    with its unit and the legend of its own lines.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(11.5, 7.5), sharex=True)
     for ax, (panel, columns) in zip(axes.flat, RUN_PANELS.items(), strict=True):
         for column in columns:
-            ax.plot(results["month"], results[column], label=LABELS.get(column, column))
+            ax.plot(results["month"], results[column], label=textwrap.fill(label(column), 40))
         ax.set_title(panel)
-        ax.legend(fontsize=8)
+        ax.set_ylabel(axis_label(columns[0]), fontsize=8)
+        ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("month")
@@ -72,47 +84,46 @@ def plot_run(results: pd.DataFrame, path: str | Path | None = None, title: str =
 
 
 def bands(runs: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Per regime and month: the mean over replicates and its 95% confidence band."""
-    g = runs.groupby(["regime", "month"], sort=False)[measure]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, (out["count"] - 1).clip(lower=1)) * out["std"].fillna(0) \
-        / out["count"] ** 0.5
-    return out.assign(low=out["mean"] - half, high=out["mean"] + half)
+    """Per regime and month: the mean over replicates and its 95% band (``statistics.band``:
+    inside the measure's range where it has one).
+    """
+    frames = []
+    for regime, rows in runs.groupby("regime", sort=False):
+        table = rows.pivot_table(index="month", columns="replicate", values=measure, dropna=False)
+        frames.append(band(measure, table).assign(regime=regime))
+    return pd.concat(frames, ignore_index=True)
 
 
 def plot_comparison(runs: pd.DataFrame, path: str | Path | None = None,
-                    measures: list[str] | None = None):
-    """Regimes compared over time: mean line and 95% band over replicates, a colour per regime."""
+                    measures: list[str] | None = None, title: str = ""):
+    """Regimes compared over time: mean line and 95% band over replicates, a colour per regime,
+    one legend for the figure.
+    """
     measures = measures or COMPARE_MEASURES
     ncols = 3
     nrows = -(-len(measures) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), sharex=True,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.5 * nrows + 0.9), sharex=True,
                              squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     n_reps = runs.groupby("regime")["replicate"].nunique().min()
     for ax, measure in zip(axes.flat, measures, strict=False):
-        for i, (regime, band) in enumerate(bands(runs, measure).groupby("regime", sort=False)):
+        for i, (regime, rows) in enumerate(bands(runs, measure).groupby("regime", sort=False)):
             colour = colours[i % len(colours)]
-            ax.plot(band["month"], band["mean"], color=colour, label=regime)
-            ax.fill_between(band["month"], band["low"], band["high"], color=colour, alpha=0.2)
-        ax.set_title(LABELS.get(measure, measure), fontsize=10)
+            ax.plot(rows["month"], rows["mean"], color=colour, label=regime)
+            ax.fill_between(rows["month"], rows["low"], rows["high"], color=colour, alpha=0.2)
+        ax.set_title(textwrap.fill(label(measure), 44), fontsize=9)
+        ax.set_ylabel(axis_label(measure, 36), fontsize=8)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(measures):]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("month")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"Mean and {CONFIDENCE:.0%} confidence band over {n_reps} paired replicates")
-    return _finish(fig, path)
-
-
-def summary_label(column: str) -> str:
-    """A sweep summary column's label: the measure's label and which statistic of the run."""
-    for prefix, which in (("final_", "final month"), ("mean_", "average over the run")):
-        if column.startswith(prefix):
-            measure = column.removeprefix(prefix)
-            return f"{LABELS.get(measure, measure)} ({which})"
-    return column
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncols=min(len(names), 4), fontsize=9,
+               frameon=False)
+    heading = f"Mean and {CONFIDENCE:.0%} confidence band over {n_reps} paired replicates"
+    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
+    return _finish(fig, path, legend_room=0.06)
 
 
 def _panels(n: int, width: float, height: float, ncols: int = 3):
@@ -125,14 +136,18 @@ def _panels(n: int, width: float, height: float, ncols: int = 3):
     return fig, axes.flat
 
 
+def _tick(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _heatmap(ax, table: pd.DataFrame, x: str, y: str, value: str, order: dict[str, list], **style):
     """One grid of ``value`` over ``x`` (across) and ``y`` (up); returns the image and the grid."""
     grid = table.pivot(index=y, columns=x, values=value).reindex(index=order[y], columns=order[x])
     image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", **style)
-    ax.set_xticks(range(len(order[x])), [f"{v:g}" if isinstance(v, float) else str(v) for v in order[x]])
-    ax.set_yticks(range(len(order[y])), [f"{v:g}" if isinstance(v, float) else str(v) for v in order[y]])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xticks(range(len(order[x])), [_tick(v) for v in order[x]])
+    ax.set_yticks(range(len(order[y])), [_tick(v) for v in order[y]])
+    ax.set_xlabel(textwrap.fill(field_label(x), 40), fontsize=8)
+    ax.set_ylabel(textwrap.fill(field_label(y), 30), fontsize=8)
     return image, grid
 
 
@@ -140,59 +155,89 @@ def _levels(table: pd.DataFrame, factors: list[str]) -> dict[str, list]:
     return {f: list(pd.unique(table[f])) for f in factors}
 
 
+def _better(column: str) -> str | None:
+    known = MEASURES.get(summary_measure(column))
+    return known.better if known else None
+
+
+def _cell_font(grid_cells: int) -> float:
+    """A cell's font size that keeps its text inside the cell, for grids of ``grid_cells``."""
+    return max(5.0, min(8.0, 40.0 / max(grid_cells, 1) ** 0.5))
+
+
 def plot_grid_means(cells: pd.DataFrame, factors: list[str], path: str | Path | None = None):
     """Heatmaps of each measure's cell mean over two parameters: a column per measure, a row per regime.
 
-    A measure's panels share one colour scale, so regimes can be compared by eye.
+    A measure's panels share one colour scale, so regimes can be compared by eye; the scale runs
+    from worse (dark) to better (bright) for measures where higher or lower is better.
     """
     x, y = factors
     regimes = list(pd.unique(cells["regime"])) if "regime" in cells else [None]
     measures = list(pd.unique(cells["measure"]))
-    fig, axes = plt.subplots(len(regimes), len(measures), figsize=(4.6 * len(measures), 3.8 * len(regimes)),
+    fig, axes = plt.subplots(len(regimes), len(measures), figsize=(4.8 * len(measures), 4.0 * len(regimes)),
                              squeeze=False)
     order = _levels(cells, factors)
+    font = _cell_font(len(order[x]) * len(order[y]))
     for col, measure in enumerate(measures):
         of = cells[cells["measure"] == measure]
+        cmap = "viridis_r" if _better(measure) == "lower" else "viridis"
         for row, regime in enumerate(regimes):
             ax = axes[row, col]
             table = of if regime is None else of[of["regime"] == regime]
-            image, grid = _heatmap(ax, table, x, y, "mean", order, cmap="viridis",
+            image, grid = _heatmap(ax, table, x, y, "mean", order, cmap=cmap,
                                    vmin=of["mean"].min(), vmax=of["mean"].max())
             for (i, j), v in pd.DataFrame(grid.to_numpy()).stack().items():
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
-                        color="white" if image.norm(v) < 0.6 else "black")
-            fig.colorbar(image, ax=ax, shrink=0.8)
-            ax.set_title(summary_label(measure) + (f"\n{regime}" if regime else ""), fontsize=9)
+                shade = image.norm(v) if cmap == "viridis" else 1 - image.norm(v)
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=font,
+                        color="white" if shade < 0.6 else "black")
+            bar = fig.colorbar(image, ax=ax, shrink=0.8)
+            bar.set_label(_scale_label(measure), fontsize=7)
+            ax.set_title(textwrap.fill(summary_label(measure), 46) + (f"\n{regime}" if regime else ""),
+                         fontsize=8)
     fig.suptitle(f"Cell means over up to {int(cells['n'].max())} replicates")
     return _finish(fig, path)
+
+
+def _scale_label(column: str) -> str:
+    better = _better(column)
+    text = axis_label(summary_measure(column), 30)
+    return f"{text}\n({better} is better)" if better else text
 
 
 def plot_grid_differences(differences: pd.DataFrame, factors: list[str], path: str | Path | None = None):
     """Heatmaps of each regime's difference from the baseline per cell, with its 95% interval.
 
-    Cells whose interval excludes zero are outlined and their text is bold.
+    Blue means the regime does better than the baseline and red worse, whichever way is better for
+    the measure (for a measure where neither is, blue is higher); cells whose interval excludes zero
+    are outlined and their text is bold.
     """
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Rectangle
 
     x, y = factors
     panels = list(differences.groupby(["regime", "measure"], sort=False))
-    fig, axes = _panels(len(panels), 5.0, 4.2)
     order = _levels(differences, factors)
+    cells = len(order[x]) * len(order[y])
+    font = _cell_font(cells)
+    width = max(5.0, 1.45 * len(order[x]) + 1.8)
+    fig, axes = _panels(len(panels), width, max(4.2, 1.1 * len(order[y]) + 1.8))
     for ax, ((regime, measure), table) in zip(axes, panels, strict=False):
         reach = float(table["difference"].abs().max()) or 1.0
-        image, _ = _heatmap(ax, table, x, y, "difference", order, cmap="RdBu",
+        cmap = "RdBu_r" if _better(measure) == "lower" else "RdBu"
+        image, _ = _heatmap(ax, table, x, y, "difference", order, cmap=cmap,
                             norm=TwoSlopeNorm(0.0, -reach, reach))
         for _, row in table.iterrows():
             j, i = order[x].index(row[x]), order[y].index(row[y])
             strong = row["ci_excludes_zero"]
-            ax.text(j, i, f"{row['difference']:+.3g}\n[{row['ci_low']:.2g}, {row['ci_high']:.2g}]",
-                    ha="center", va="center", fontsize=8, fontweight="bold" if strong else "normal",
+            ax.text(j, i, f"{row['difference']:+.2g}\n[{row['ci_low']:.2g}, {row['ci_high']:.2g}]",
+                    ha="center", va="center", fontsize=font, fontweight="bold" if strong else "normal",
                     color="white" if abs(image.norm(row["difference"]) - 0.5) > 0.35 else "black")
             if strong:
                 ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False, linewidth=2))
-        fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_title(f"{summary_label(measure)}\n{regime} - {table['baseline'].iloc[0]}", fontsize=9)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        bar.set_label(_scale_label(measure), fontsize=7)
+        ax.set_title(f"{textwrap.fill(summary_label(measure), 46)}\n{regime} - {table['baseline'].iloc[0]}",
+                     fontsize=8)
     n, n_base = int(differences["n"].min()), int(differences["n_baseline"].min())
     if differences["paired"].all():
         how = (f"Mean of paired differences, {CONFIDENCE:.0%} t interval\n"
@@ -200,7 +245,7 @@ def plot_grid_differences(differences: pd.DataFrame, factors: list[str], path: s
     else:
         how = (f"Difference of cell means, {CONFIDENCE:.0%} Welch interval\n"
                f"{n} and {n_base} runs, unpaired: every run has its own seed")
-    fig.suptitle(f"{how}\noutlined: the interval excludes 0", fontsize=9)
+    fig.suptitle(f"{how}\nblue: better than the baseline; outlined: the interval excludes 0", fontsize=9)
     return _finish(fig, path)
 
 
@@ -219,13 +264,16 @@ def plot_lines(cells: pd.DataFrame, factor: str, path: str | Path | None = None)
             ax.fill_between(at, rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.2)
         if not numeric:
             ax.set_xticks(range(len(levels)), [str(v) for v in levels])
-        ax.set_xlabel(factor)
-        ax.set_title(summary_label(measure), fontsize=9)
+        ax.set_xlabel(textwrap.fill(field_label(factor), 40), fontsize=8)
+        ax.set_ylabel(axis_label(summary_measure(measure), 36), fontsize=8)
+        ax.set_title(textwrap.fill(summary_label(measure), 46), fontsize=8)
         ax.grid(alpha=0.3)
     if "regime" in cells:
-        axes[0].legend(fontsize=8)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncols=min(len(names), 4), fontsize=8,
+                   frameon=False)
     fig.suptitle(f"Mean and {CONFIDENCE:.0%} confidence band over up to {int(cells['n'].max())} replicates")
-    return _finish(fig, path)
+    return _finish(fig, path, legend_room=0.07 if "regime" in cells else 0.0)
 
 
 def plot_sensitivity(table: pd.DataFrame, design: str, path: str | Path | None = None):
@@ -242,12 +290,15 @@ def plot_sensitivity(table: pd.DataFrame, design: str, path: str | Path | None =
             conf = rows.get(f"{column}_conf")
             ax.barh([i + offset for i in y], rows[column], height=0.4, label=column,
                     xerr=None if conf is None else conf, capsize=3)
-        ax.set_yticks(list(y), rows["parameter"], fontsize=8)
+        ax.set_yticks(list(y), [textwrap.fill(field_label(p), 34) for p in rows["parameter"]], fontsize=7)
+        ax.set_xlabel("index: share of the measure's variance" if design == "sobol"
+                      else f"elementary effect ({axis_label(summary_measure(key[-1]), 40)})", fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="black", linewidth=0.6)
-        ax.set_title(" / ".join([*key[:-1], summary_label(key[-1])]), fontsize=10)
+        ax.set_title(textwrap.fill(" / ".join([*key[:-1], summary_label(key[-1])]), 60), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", fontsize=8)
     fig.suptitle(f"{'Sobol indices' if design == 'sobol' else 'Morris screening'}; "
                  f"error bars: SALib's {CONFIDENCE:.0%} bootstrap intervals")
     return _finish(fig, path)
@@ -266,10 +317,11 @@ def plot_arm_panels(panels: list[tuple[pd.DataFrame, str]]):
     """A panel per (runs, measure): each arm's mean over replicates with its 95% band, over time."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, (frame, measure) in zip(axes[0], panels, strict=True):
-        for arm, band in bands(frame, measure).groupby("regime", sort=False):
-            ax.plot(band["month"], band["mean"], label=arm)
-            ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
-        ax.set_title(measure)
+        for arm, rows in bands(frame, measure).groupby("regime", sort=False):
+            ax.plot(rows["month"], rows["mean"], label=arm)
+            ax.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.2)
+        ax.set_title(textwrap.fill(label(measure), 48), fontsize=9)
+        ax.set_ylabel(axis_label(measure), fontsize=8)
         ax.set_xlabel("month")
         ax.legend(fontsize=7)
     return fig
@@ -301,8 +353,8 @@ def plot_pooled(runs: pd.DataFrame, pool_size: int):
     after = runs.assign(regret=runs["provider_regret"] - runs.groupby(
         ["regime", "replicate"])["provider_regret"].transform("first"))
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for arm, band in bands(after, "regret").groupby("regime", sort=False):
-        ax.plot(band["month"], band["mean"], label=arm)
+    for arm, rows in bands(after, "regret").groupby("regime", sort=False):
+        ax.plot(rows["month"], rows["mean"], label=arm)
         ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("month (log scale)")
@@ -312,9 +364,9 @@ def plot_pooled(runs: pd.DataFrame, pool_size: int):
     per_replicate = after[after["month"] >= 2].pivot(index=["month", "replicate"],
                                                       columns="regime", values="regret")
     ratio = (per_replicate["pooled"] / per_replicate["isolated"]).rename("ratio").reset_index()
-    band = bands(ratio.assign(regime="pooled / isolated"), "ratio")
-    ax_ratio.plot(band["month"], band["mean"], label="pooled / isolated")
-    ax_ratio.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+    rows = bands(ratio.assign(regime="pooled / isolated"), "ratio")
+    ax_ratio.plot(rows["month"], rows["mean"], label="pooled / isolated")
+    ax_ratio.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.2)
     ax_ratio.axhspan(1 / pool_size, 1 / np.sqrt(pool_size), color="grey", alpha=0.15,
                      label=f"1/M to 1/sqrt(M), M = {pool_size}")
     ax_ratio.set_xscale("log")

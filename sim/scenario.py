@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -540,3 +541,20 @@ def _describe(error: Any, hint: str, known: list[str]) -> str:
     if where and "input" in error and not isinstance(value, dict):
         return f"{where} = {value!r}: {msg}"
     return f"{where}: {msg}" if where else msg
+
+
+def field_label(path: str) -> str:
+    """A field's human name for tables and figures: its ``label`` where the schema gives one, else
+    the opening words of its description (without a "Lever N:" prefix).
+    """
+    info = field_paths().get(path)
+    if info is None:
+        return path
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("label"):
+        return extra["label"]
+    text = re.sub(r"^Lever \d+(, [^:]+)?: ", "", info.description).split(". ")[0].rstrip(".")
+    text = re.sub(r" \([^)]*\)$", "", text.split(": ")[0])
+    if len(text) > 48:
+        text = text[:48].rsplit(" ", 1)[0] + "..."
+    return text[0].upper() + text[1:]

@@ -1,4 +1,15 @@
-"""Summaries over replicates: means with 95% confidence intervals, levels, paired and unpaired differences."""
+"""Summaries over replicates: means with 95% confidence intervals, levels, paired and unpaired
+differences.
+
+A measure that was undefined in a replicate (NaN: nothing to measure) is left out of that
+replicate's summary, and every summary says how many replicates had a value (``n``).
+
+Intervals: a level of a measure with bounds (a share, wellbeing, a count) gets a bootstrap
+interval (bias-corrected and accelerated, from a fixed seed), which lies inside the range of the
+replicates' values and so inside the measure's range; a t interval, which can reach past a bound,
+is kept for unbounded measures and for differences. With few replicates the bootstrap interval is
+somewhat narrower than a t interval would be.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +19,122 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.measures import MEASURES
+
 CONFIDENCE = 0.95
+RESAMPLES = 9999       # bootstrap resamples for a table's interval
+BAND_RESAMPLES = 1999  # ... for a figure's band, month by month (enough for a line drawn by eye)
+BOOTSTRAP_SEED = 0     # one seed, one result: every interval is the same on every run
 
 
-def mean_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """Mean and the t-based confidence interval of the mean (NaN bounds with one value)."""
+def present(values) -> np.ndarray:
+    """The values as floats, without the NaNs (replicates where there was nothing to measure)."""
     values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
+    return values[~np.isnan(values)]
+
+
+def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean of the values present and the t interval of the mean (NaN bounds with fewer than two;
+    all NaN with none).
+    """
+    values = present(values)
     n = len(values)
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(values.mean())
     if n < 2:
-        return mean, float("nan"), float("nan")
+        return mean, np.nan, np.nan
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def bootstrap_ci(values, confidence: float = CONFIDENCE, resamples: int = RESAMPLES
+                 ) -> tuple[float, float, float]:
+    """Mean of the values present and its bootstrap interval (BCa), inside the values' range.
+
+    Identical values give a zero-width interval; fewer than two values give NaN bounds.
+    """
+    values = present(values)
+    n = len(values)
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(values.mean())
+    if n < 2:
+        return mean, np.nan, np.nan
+    if np.ptp(values) == 0:
+        return mean, mean, mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BCa's own warnings on near-degenerate samples
+        found = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=resamples,
+                                method="BCa", rng=np.random.default_rng(BOOTSTRAP_SEED))
+    low, high = found.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: the plain percentile interval
+        low, high = np.percentile(found.bootstrap_distribution, [50 * (1 - confidence),
+                                                                 50 * (1 + confidence)])
+    # inside the values' range by construction; this only removes floating-point rounding
+    return mean, float(max(low, values.min())), float(min(high, values.max()))
+
+
+def level_ci(measure: str, values) -> tuple[float, float, float]:
+    """A measure's mean over replicates with the interval its bounds call for (see the module)."""
+    known = MEASURES.get(measure)
+    return bootstrap_ci(values) if known is not None and known.bounded else mean_ci(values)
+
+
+def band(measure: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Month by month, the mean over replicates of ``table`` (month x replicate) and its 95% band,
+    computed as ``level_ci`` does (bootstrap for bounded measures, inside their range).
+    """
+    values = table.to_numpy(dtype=float)
+    known = MEASURES.get(measure)
+    count = (~np.isnan(values)).sum(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # months with no value at all
+        mean = np.nanmean(values, axis=1)
+        if known is not None and known.bounded:
+            low, high = _bootstrap_band(values)
+        else:
+            half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(count - 1, 1)) \
+                * np.nanstd(values, axis=1, ddof=1) / np.sqrt(count)
+            low, high = mean - half, mean + half
+    return pd.DataFrame({"month": table.index, "mean": mean, "low": low, "high": high,
+                         "count": count})
+
+
+def _bootstrap_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap bands, month by month, over the replicates that have a value.
+
+    Months are resampled together (the same resampled replicates), as one vectorised draw; a month
+    with fewer than two values has no band.
+    """
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    n = values.shape[1]
+    pick = rng.integers(0, n, size=(BAND_RESAMPLES, n))
+    means = np.nanmean(values[:, pick], axis=2)                 # months x resamples
+    tail = 50 * (1 - CONFIDENCE)
+    low, high = np.nanpercentile(means, [tail, 100 - tail], axis=1)
+    few = (~np.isnan(values)).sum(axis=1) < 2
+    low[few] = high[few] = np.nan
+    return low, high
+
+
+SUMMARY_PREFIXES = ("final_", "mean_")  # a run's summary columns: final value, average over months
+
+
+def summary_measure(column: str) -> str:
+    """The measure a run's summary column summarises: ``final_x`` and ``mean_x`` are ``x``."""
+    for prefix in SUMMARY_PREFIXES:
+        if column.startswith(prefix):
+            return column.removeprefix(prefix)
+    return column
 
 
 def final_and_average(runs: pd.DataFrame, measures: list[str], by: list[str]) -> tuple[pd.DataFrame,
                                                                                       pd.DataFrame]:
     """For each run (a group of ``by``): each measure in the last month and averaged over the run.
 
-    The average leaves out month 0 (the starting state, the same for every regime).
+    The average leaves out month 0 (the starting state, the same for every regime), and months
+    where the measure was undefined.
 
     Args:
         runs: per-month tables with a ``month`` column, stacked.
@@ -49,18 +157,23 @@ def per_replicate(runs: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
 
 
 def levels(table: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
-    """Each regime's level of each measure: mean and 95% CI over replicates (long format)."""
+    """Each regime's level of each measure: mean and 95% CI over the replicates with a value
+    (``n`` of them; long format).
+    """
     rows = []
     for (regime, statistic), group in table.groupby(["regime", "statistic"], sort=False):
         for measure in measures:
-            mean, low, high = mean_ci(group[measure].to_numpy())
+            values = group[measure].to_numpy(dtype=float)
+            mean, low, high = level_ci(measure, values)
             rows.append(dict(regime=regime, measure=measure, statistic=statistic, mean=mean,
-                             ci_low=low, ci_high=high, n=len(group)))
+                             ci_low=low, ci_high=high, n=len(present(values))))
     return pd.DataFrame(rows)
 
 
 def paired_differences(table: pd.DataFrame, measures: list[str], baseline: str) -> pd.DataFrame:
-    """Each regime minus the baseline, replicate by replicate (same world), with 95% CIs."""
+    """Each regime minus the baseline, replicate by replicate (same world), with 95% t intervals,
+    over the replicates where both had a value (``n``).
+    """
     rows = []
     base = table[table["regime"] == baseline].set_index(["statistic", "replicate"])
     for (regime, statistic), group in table.groupby(["regime", "statistic"], sort=False):
@@ -68,7 +181,7 @@ def paired_differences(table: pd.DataFrame, measures: list[str], baseline: str) 
             continue
         group = group.set_index(["statistic", "replicate"])
         for measure in measures:
-            diff = (group[measure] - base[measure]).dropna().to_numpy()
+            diff = (group[measure] - base[measure]).dropna().to_numpy(dtype=float)
             mean, low, high = mean_ci(diff)
             rows.append(dict(regime=regime, baseline=baseline, measure=measure, statistic=statistic,
                              difference=mean, ci_low=low, ci_high=high, n=len(diff)))
@@ -82,7 +195,9 @@ def welch_difference(values: np.ndarray, baseline: np.ndarray,
     For groups that share no random numbers (unpaired): unequal variances, Welch-Satterthwaite
     degrees of freedom. NaN bounds when either group has fewer than two values.
     """
-    values, baseline = np.asarray(values, dtype=float), np.asarray(baseline, dtype=float)
+    values, baseline = present(values), present(baseline)
+    if len(values) == 0 or len(baseline) == 0:
+        return np.nan, np.nan, np.nan
     difference = float(values.mean() - baseline.mean())
     if len(values) < 2 or len(baseline) < 2:
         return difference, float("nan"), float("nan")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.measures import MEASURES
 from sim.model import CommissioningModel
 from sim.presets import load
 from sim.scenario import Scenario
@@ -43,10 +44,10 @@ def learning_run() -> CommissioningModel:
 
 # --- what must hold after every month ----------------------------------------------------------------
 
-MAY_BE_NAN: frozenset[str] = frozenset()
+MAY_BE_NAN: frozenset[str] = frozenset(name for name, m in MEASURES.items() if m.undefined_when)
 """The measures that may be NaN: those with nothing to measure in some month (no hardest-to-help
-citizen in service, say). The one place the tests say which; to be filled from the measure registry
-(``sim.measures``). Every other measure must be finite."""
+citizen in service, say), as the measure registry says. The one place the tests say which; every
+other measure must be finite."""
 
 SHARES = ["parked_share", "parked_share_hardest", "waiting_share_hardest", "measure_value",
           "true_outcome", "gaming_rate", "mean_trust", "mean_mission", "measure_weight_on_domain"]
@@ -93,6 +94,8 @@ def check_month(model: CommissioningModel, budget: float, allow_overspend: bool)
         assert within(name, low=0.0), (name, m[name])
     assert within("goodhart_gap", -1.0, 1.0, 0.0) and within("equity_gap", -1.0, 1.0, 0.0)
     assert m["detected_gaming"] <= m["false_reports"] and m["refused_hardest"] <= m["refused"]
+    assert np.isnan(m["mean_wellbeing"]) == (len(pop) == 0)
+    assert np.isnan(m["parked_share"]) == (m["in_service"] == 0)
     for estimate in (model.commissioner.estimated_uncertainty, model.commissioner.estimated_control):
         assert estimate is None or 0.0 <= estimate <= 1.0
     # needs stay in [0, 1]; no provider holds more cases than places

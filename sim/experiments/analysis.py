@@ -17,7 +17,7 @@ import pandas as pd
 
 from sim.experiments.sweep import SweepSpec
 from sim.scenario import ScenarioError
-from sim.statistics import mean_ci, welch_difference
+from sim.statistics import level_ci, mean_ci, summary_measure, welch_difference
 
 
 @dataclass
@@ -58,12 +58,14 @@ def grid_factors(spec: SweepSpec) -> list[str]:
 
 
 def cell_means(runs: pd.DataFrame, measures: list[str], by: list[str]) -> pd.DataFrame:
-    """Each cell's mean of each measure with its 95% confidence interval over the cell's runs."""
+    """Each cell's mean of each summary column with its 95% interval over the cell's runs that have
+    a value (``statistics.level_ci``: inside the measure's range where it has one).
+    """
     rows = []
     for key, group in runs.groupby(by, sort=False):
         for measure in measures:
             values = group[measure].dropna().to_numpy()
-            mean, low, high = mean_ci(values)
+            mean, low, high = level_ci(summary_measure(measure), values)
             rows.append({**dict(zip(by, key, strict=True)), "measure": measure, "mean": mean,
                          "ci_low": low, "ci_high": high, "n": len(values)})
     return pd.DataFrame(rows)

@@ -12,14 +12,6 @@ from sim.experiments.runs import replicates
 from sim.scenario import Scenario
 from sim.statistics import levels, paired_differences, per_replicate
 
-# The measures a comparison reports first (all numeric measures are in the tables).
-KEY_MEASURES = [
-    "mean_wellbeing", "hardest_wellbeing", "equity_gap", "parked_share_hardest", "refused_hardest",
-    "goodhart_gap", "gaming_rate", "commissioner_knowledge", "provider_knowledge",
-    "system_knowledge", "commissioner_belief_error", "spend", "wellbeing_per_1000",
-    "provider_replaced_total", "provider_exits_total", "mean_trust",
-]
-
 
 @dataclass
 class Comparison:
