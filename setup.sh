@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make a project-local .venv with a Python >= 3.12 and install commsim with its test tools.
+# Make a project-local .venv with a Python >= 3.12 and install commsim with its test tools, and the
+# dashboard's web assets (from the npm registry, so that the dashboard works offline).
 # Safe to run again: it reuses a good .venv and only refreshes the install.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,5 +35,11 @@ if ! [ -x .venv/bin/python ] || ! is_new_enough .venv/bin/python; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install --quiet -e '.[dev,browser]' 2>&1 | grep -v "^WARNING: Location" || true
+if command -v npm >/dev/null 2>&1; then
+  .venv/bin/python -m sim.dashboard.assets
+else
+  echo "setup.sh: npm not found, so the dashboard's web assets are not installed; install Node.js" >&2
+  echo "and npm and run ./setup.sh again before 'commsim dashboard' (the rest works without)." >&2
+fi
 .venv/bin/python -c 'import sim, mesa; print(f"setup.sh: commsim {sim.__version__} with Mesa {mesa.__version__} ready in .venv")'

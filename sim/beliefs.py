@@ -77,6 +77,29 @@ def segment_gain(effect: np.ndarray, values: np.ndarray, need_pattern: np.ndarra
     return np.einsum("...sak,...sk->...sa", effect, weights)
 
 
+def chosen_gain(believed_gain: np.ndarray, true_gain: np.ndarray) -> np.ndarray:
+    """The true gain (..., S) of the approach each segment's believer picks: the one with the
+    highest ``believed_gain`` (..., S, A), judged on ``true_gain`` (S, A).
+    """
+    choice = believed_gain.argmax(axis=-1)  # (..., S)
+    return np.take_along_axis(np.broadcast_to(true_gain, (*choice.shape, true_gain.shape[-1])),
+                              choice[..., None], axis=-1)[..., 0]
+
+
+def quality(achieved: np.ndarray, true_gain: np.ndarray, segment_weight: np.ndarray,
+            zero: np.ndarray | None = None) -> np.ndarray:
+    """Decision quality of choices whose true gain per segment is ``achieved`` (..., S): 1 = the
+    oracle's, 0 = ``zero``'s gain per segment (default: choosing at random), weighted by segment.
+
+    NaN where an explicit ``zero`` is already the oracle's choice (there is nothing to gain).
+    """
+    floor = true_gain.mean(axis=-1) if zero is None else zero
+    room = float((true_gain.max(axis=-1) - floor) @ segment_weight)
+    if zero is not None and room <= 1e-12:
+        return np.full(achieved.shape[:-1], np.nan)
+    return ((achieved - floor) @ segment_weight) / max(room, 1e-12)
+
+
 def decision_quality(believed: np.ndarray, believed_values: np.ndarray, truth: np.ndarray,
                      true_values: np.ndarray, need_pattern: np.ndarray,
                      segment_weight: np.ndarray) -> np.ndarray:
@@ -95,12 +118,34 @@ def decision_quality(believed: np.ndarray, believed_values: np.ndarray, truth: n
         segment_weight: weight of each segment (S,).
     """
     true_gain = segment_gain(truth, true_values, need_pattern)              # (S, A)
-    choice = segment_gain(believed, believed_values, need_pattern).argmax(axis=-1)  # (..., S)
-    achieved = np.take_along_axis(np.broadcast_to(true_gain, (*choice.shape, true_gain.shape[-1])),
-                                  choice[..., None], axis=-1)[..., 0]
-    random = true_gain.mean(axis=-1)
-    best = true_gain.max(axis=-1)
-    return ((achieved - random) @ segment_weight) / max(float((best - random) @ segment_weight), 1e-12)
+    believed_gain = segment_gain(believed, believed_values, need_pattern)
+    return quality(chosen_gain(believed_gain, true_gain), true_gain, segment_weight)
+
+
+def knowledge_parts(believed: np.ndarray, believed_values: np.ndarray, truth: np.ndarray,
+                    true_values: np.ndarray, need_pattern: np.ndarray, segment_weight: np.ndarray,
+                    published: np.ndarray, professional_values: np.ndarray) -> dict[str, np.ndarray]:
+    """Decision quality (see ``decision_quality``) in four parts, each of shape (...).
+
+    - ``combined``: acting on the beliefs about effects and about values (0 = random choice);
+    - ``effects``: the beliefs about effects acted on with the true values;
+    - ``values``: the true effects acted on with the beliefs about values;
+    - ``gain``: combined, measured from acting on the ``published`` evidence with the
+      ``professional_values`` (0 = no better than the published evidence; NaN if that is already
+      the oracle's choice).
+    """
+    true_gain = segment_gain(truth, true_values, need_pattern)                          # (S, A)
+    combined = chosen_gain(segment_gain(believed, believed_values, need_pattern), true_gain)
+    effects = chosen_gain(segment_gain(believed, true_values, need_pattern), true_gain)
+    # the true effects' gain per unit of each domain's weight: (S, A, K) once, not per believer
+    values = chosen_gain(np.einsum("sak,...sk->...sa", truth * need_pattern[:, None, :],
+                                   believed_values), true_gain)
+    published_choice = chosen_gain(segment_gain(published, professional_values, need_pattern),
+                                   true_gain)
+    return {"combined": quality(combined, true_gain, segment_weight),
+            "effects": quality(effects, true_gain, segment_weight),
+            "values": quality(values, true_gain, segment_weight),
+            "gain": quality(combined, true_gain, segment_weight, zero=published_choice)}
 
 
 def evidence_share(posterior_sd: np.ndarray, prior_sd: np.ndarray, prior_weight: float) -> np.ndarray:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sim.scenario import Population as PopulationSettings
     from sim.world import World
 
-WAITING, IN_SERVICE = 0, 1
+WAITING, IN_SERVICE, LEFT = 0, 1, 2  # LEFT: exited, still followed for intent-to-treat outcomes
 
 
 def wellbeing(need: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -70,12 +70,16 @@ class Living:
 
 
 class Population:
-    """Arrays of the active citizens (waiting or in service), one row each.
+    """Arrays of the citizens referred, one row each: those active (waiting or in service) and
+    those who have left but are still followed for the intent-to-treat outcomes (``LEFT``, until
+    ``population.followup_months`` after their referral).
 
     Attributes:
         generation: how many times rows have been dropped (exits): a count kept on the rows'
             providers is valid while the generation is unchanged.
         arrived, resolved, timed_out, unserved: citizens who arrived and who left each way, so far.
+        referred (per row): the month of referral (0 for those present at the start).
+        met_at_intake (per row): the case met the measure on its record when a provider took it on.
         wellbeing_gained: the wellbeing service caused, so far (7.2).
     """
 
@@ -84,7 +88,8 @@ class Population:
         "provider": (np.int64, False), "approach": (np.int64, False), "parked": (bool, False),
         "paid": (bool, False), "gamed": (bool, False), "waited": (np.int64, False),
         "months_in_service": (np.int64, False),
-        "refusals": (np.int64, False), "recorded_need": (np.float64, True),
+        "refusals": (np.int64, False), "referred": (np.int64, False),
+        "met_at_intake": (bool, False), "recorded_need": (np.float64, True),
         "need": (np.float64, True), "values": (np.float64, True), "effort": (np.float64, True),
     }
 
@@ -128,13 +133,13 @@ class Population:
             self._views.pop(name, None)
 
     def add(self, segment: np.ndarray, need: np.ndarray, values: np.ndarray,
-            recorded_need: np.ndarray) -> np.ndarray:
-        """Append new waiting citizens; returns their ids."""
+            recorded_need: np.ndarray, referred: int = 0) -> np.ndarray:
+        """Append new waiting citizens, referred in month ``referred``; returns their ids."""
         n, old = len(segment), len(self)
         ids = np.arange(self.next_id, self.next_id + n)
         self.next_id += n
         given = dict(id=ids, segment=segment, need=need, values=values, recorded_need=recorded_need,
-                     status=WAITING, provider=-1, approach=-1)
+                     status=WAITING, provider=-1, approach=-1, referred=referred)
         for name in self.FIELDS:
             buf = self._room(name, old + n)
             buf[old: old + n] = given.get(name, 0)
@@ -165,12 +170,13 @@ class Population:
         """``n`` new citizens join the queue, their needs recorded at intake (7.1, 7.3)."""
         segment, need, values = world.new_citizens(n)
         ids = np.arange(self.next_id, self.next_id + n)
-        self.add(segment, need, values, world.record(need, ids, month, INTAKE_RECORD))
+        self.add(segment, need, values, world.record(need, ids, month, INTAKE_RECORD), referred=month)
         self.arrived += n
 
     def live(self, world: World, month: int) -> Living:
-        """A month of needs (7.2): drift, shocks and the effect of the effort served; every need is
-        recorded again (7.3), and time passes for those waiting and in service.
+        """A month of needs (7.2): drift, shocks and the effect of the effort served, for everyone
+        followed (those who have left get no support); every need is recorded again (7.3), and time
+        passes for those waiting and in service.
         """
         cases = self.in_service
         served = cases & ~self.parked
@@ -193,15 +199,29 @@ class Population:
         self.months_in_service[cases] += 1
         return Living(served, approach, old_need, old_record, gain)
 
-    def exit(self, rules: PopulationSettings) -> None:
-        """Citizens leave resolved, timed out in service, or unserved after waiting too long (7.20)."""
-        resolved = max_last(self.need) < rules.resolved_need
+    def exit(self, rules: PopulationSettings, month: int) -> None:
+        """Citizens leave resolved, timed out in service, or unserved after waiting too long (7.20).
+
+        They stay in the arrays (``LEFT``: no provider, no support, their needs still moving) until
+        their follow-up ends, ``followup_months`` after referral; then their rows are dropped.
+        """
+        resolved = (self.status != LEFT) & (max_last(self.need) < rules.resolved_need)
         timed_out = self.in_service & (self.months_in_service >= rules.max_service_months) & ~resolved
         unserved = self.waiting & (self.waited >= rules.max_wait_months) & ~resolved
+        leaving = resolved | timed_out | unserved
         self.resolved += np.count_nonzero(resolved)
         self.timed_out += np.count_nonzero(timed_out)
         self.unserved += np.count_nonzero(unserved)
-        self.keep(~(resolved | timed_out | unserved))
+        if leaving.any():
+            self.status[leaving], self.provider[leaving], self.approach[leaving] = LEFT, -1, -1
+            self.parked[leaving] = False
+            self.effort[leaving] = 0.0
+            self.generation += 1  # providers' caseloads changed
+        self.keep(~((self.status == LEFT) & (month - self.referred > rules.followup_months)))
+
+    def followed(self, month: int, window: int) -> np.ndarray:
+        """Citizens in their intent-to-treat follow-up: referred at most ``window`` months ago."""
+        return month - self.referred <= window
 
     def row(self, citizen_id: int) -> int:
         """The row of an active citizen, or -1 once it has exited."""
@@ -211,6 +231,11 @@ class Population:
     @property
     def wellbeing(self) -> np.ndarray:
         return wellbeing(self.need, self.values)
+
+    @property
+    def active(self) -> np.ndarray:
+        """Waiting or in service (not yet left)."""
+        return self.status != LEFT
 
     @property
     def in_service(self) -> np.ndarray:
@@ -255,7 +280,8 @@ class Citizen(mesa.Agent):
 
     @property
     def status(self) -> str:
-        return "in service" if self._get("status") == IN_SERVICE else "waiting"
+        """Where the citizen is: waiting, in service, or left (exited, still followed)."""
+        return {WAITING: "waiting", IN_SERVICE: "in service", LEFT: "left"}[int(self._get("status"))]
 
     @property
     def provider(self) -> int:

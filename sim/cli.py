@@ -1,6 +1,6 @@
 """The command line (also ``python -m sim``).
 
-``commsim run | compare | validate | sweep | sensitivity | analyse | scenarios | fields``
+``commsim run | compare | validate | sweep | sensitivity | analyse | dashboard | scenarios | fields``
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -160,12 +161,25 @@ def compare(
     seed: Seed = 0,
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("results/compare"),
     set_: SetOption = None,
+    equal_spend: Annotated[bool, typer.Option(
+        "--equal-spend", help="Scale each later regime's money (prices, fees, grant) so its mean "
+                              "monthly spend is within 2% of the first regime's.")] = False,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline", help="Add a no-service arm on the same world and report each regime's gain "
+                           "over it.")] = False,
     force: Force = False,
 ) -> None:
     """Compare regimes over paired replicates: levels and differences with 95% CIs, and a figure."""
     from sim.experiments.compare import compare as run_compare
     from sim.experiments.output import claim, staged, versions, write_json
-    from sim.experiments.report import KEY_MEASURES, comparison_rows, how_read, legend, markdown_summary
+    from sim.experiments.report import (
+        KEY_MEASURES,
+        comparison_rows,
+        how_read,
+        legend,
+        markdown_summary,
+        spend_matching,
+    )
     from sim.plots import plot_comparison
 
     if len(regimes) < 2:
@@ -178,24 +192,29 @@ def compare(
             label = f"{label}:{name}"
         scenarios[label] = sc
     claim(out, "compare", force)
-    result = run_compare(scenarios, reps=reps, steps=steps, seed=seed)
+    result = run_compare(scenarios, reps=reps, steps=steps, seed=seed, equal_spend=equal_spend,
+                         baseline=baseline)
     levels, differences = result.levels(), result.differences()
-    names = list(scenarios)
+    names = list(pd.unique(result.runs["regime"]))
+    measures = [m for m in KEY_MEASURES if m in set(levels["measure"])]
     with staged(out, "compare", force) as stage:
         result.runs.to_parquet(stage / "runs.parquet", index=False)
         levels.to_csv(stage / "levels.csv", index=False)
         differences.to_csv(stage / "differences.csv", index=False)
-        (stage / "summary.md").write_text(markdown_summary(levels, differences, KEY_MEASURES, names,
-                                                          reps, steps, seed))
+        (stage / "summary.md").write_text(markdown_summary(levels, differences, measures, names,
+                                                          reps, steps, seed, result.matches))
         write_json(stage / "summary.json", {
             "command": " ".join(["commsim", *sys.argv[1:]]), "regimes": regimes, "context": context,
-            "reps": reps, "steps": steps, "seed": seed,
+            "reps": reps, "steps": steps, "seed": seed, "equal_spend": equal_spend,
+            "baseline": baseline, "money_scale": {m.regime: m.scale for m in result.matches},
             "scenarios": {k: v.summary() for k, v in scenarios.items()}, "versions": versions()})
         plot_comparison(result.runs, stage / "compare.png",
                         title=setting_title(names, sc, set_, f"base seed {seed}"))
-    head, rows = comparison_rows(levels, differences, KEY_MEASURES, names, steps, reps)
+    head, rows = comparison_rows(levels, differences, measures, names, steps, reps)
     console.print(how_read(reps, steps, seed), highlight=False, soft_wrap=True)
     console.print(f"Regimes: {legend(names)}", highlight=False, soft_wrap=True)
+    for line in spend_matching(result.matches):
+        console.print(line, highlight=False, soft_wrap=True)
     show_table(head, rows, "")
     console.print(f"wrote {out}/runs.parquet, levels.csv, differences.csv, summary.md, "
                   "summary.json, compare.png")
@@ -400,6 +419,25 @@ def analyse(
                      f"{row['n']} vs {row['n_baseline']}"] for _, row in found.differences.iterrows()),
                    f"Each regime minus {found.regimes[0]}, cell by cell ({how})")
     console.print(f"wrote {out}/{', '.join(written)}")
+
+
+@app.command()
+@user_errors
+def dashboard(
+    regime: Annotated[str, typer.Argument(
+        metavar="REGIME", help="The regime whose levers the page opens on (a preset or TOML "
+                               "file), shown against target_driven.")] = "learning_oriented",
+    context: Annotated[str, typer.Argument(
+        metavar="CONTEXT", help="The context (a preset or TOML file).")] = "moderate",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to serve on; anything but 127.0.0.1 lets other "
+                                           "machines in, and the page has no authentication.")]
+        = "127.0.0.1",
+) -> None:
+    """Serve the browser dashboard (offline): turn the seven levers, watch two regimes diverge."""
+    from sim.dashboard.serve import serve
+
+    serve(regime, context, host=host, port=port)
 
 
 @app.command()

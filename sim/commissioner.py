@@ -71,8 +71,14 @@ class Commissioner(mesa.Agent):
         voice_sum, voice_n: citizens' reported value weights per segment, summed and counted.
         residual_ss, residual_n: squared residuals of its predictions of reported changes, and
             their count (discounted like its evidence), for its estimate of control.
-        spent: cumulative net spend (payments less clawbacks), GBP.
-        paid_this_month: what it paid this month, before clawbacks (GBP).
+        spent: cumulative net spend (its own activities' costs and payments, less clawbacks), GBP.
+        paid_this_month: what it paid providers this month, before clawbacks (GBP).
+        activity_costs: what its own activities (procurement, audits, case data, voice, forums)
+            have cost since it last paid; they are paid first, out of the month's budget (GBP).
+        costs_this_month, costs_total: its activities' costs paid this month, and so far (GBP).
+        outcomes: outcome reports that stood (were not found false), so far.
+        outcome_payments, deadweight: payments for outcomes so far, and the part of them for cases
+            that already met the measure when a provider took them on (GBP).
         payment_scale: the share of what was due that its budget allowed this month (1 if all).
         estimated_uncertainty, estimated_control: its last estimates of the context (lever 6).
     """
@@ -89,6 +95,12 @@ class Commissioner(mesa.Agent):
         self.spent = 0.0
         self.paid_this_month = 0.0
         self.payment_scale = 1.0
+        self.activity_costs = 0.0   # its own activities' costs since it last paid
+        self.costs_this_month = 0.0
+        self.costs_total = 0.0
+        self.outcomes = 0            # outcome reports that stood (not found false), so far
+        self.outcome_payments = 0.0  # paid for them, so far
+        self.deadweight = 0.0        # ... for cases that met the measure when they were taken on
         self.estimated_uncertainty: float | None = None
         self.estimated_control: float | None = None
 
@@ -140,26 +152,49 @@ class Commissioner(mesa.Agent):
 
     # --- paying and auditing ----------------------------------------------------------------------
 
+    def charge(self, amount: float) -> None:
+        """The cost of one of its own activities, paid with the month's payments (7.17)."""
+        self.activity_costs += amount
+
     def pay(self, due: np.ndarray) -> np.ndarray:
-        """Pay what is due to each provider slot within the budget (unless overspend is allowed)."""
+        """Pay its activities' costs, then what is due to each provider slot within what the budget
+        leaves (unless overspend is allowed).
+        """
         terms = self.regime.settings.payment
-        paid = pro_rata(due, terms.budget_per_month, terms.allow_overspend)
+        costs, self.activity_costs = self.activity_costs, 0.0
+        paid = pro_rata(due, max(terms.budget_per_month - costs, 0.0), terms.allow_overspend)
         self.paid_this_month = float(paid.sum())
-        self.spent += self.paid_this_month
+        self.costs_this_month = costs
+        self.costs_total += costs
+        self.spent += self.paid_this_month + costs
         self.payment_scale = float(paid.sum() / due.sum() if due.sum() > 0 else 1.0)
         return paid
 
-    def audit(self, gamed: np.ndarray) -> np.ndarray:
-        """Which of this month's false reports ``gamed`` it finds: by an audit, or by citizens' own
-        reports where voice is collected (7.12).
+    def audit(self, reported: np.ndarray, gamed: np.ndarray) -> np.ndarray:
+        """Which of this month's false reports it finds (7.12): it audits a share of the reports
+        (each audit charged), and citizens' own reports expose some false ones where voice is
+        collected.
+
+        Args:
+            reported: the rows reported this month (true and false).
+            gamed: which of those reports are false (one per reported row).
         """
         settings, rng = self.regime.settings, self.model.rng
-        audited = rng.random(len(gamed)) < settings.payment.audit_rate
-        exposed = settings.citizen_voice & (rng.random(len(gamed)) < settings.voice_check)
+        audited = rng.random(len(reported)) < settings.payment.audit_rate
+        self.charge(self.model.scenario_config.costs.audit_cost * np.count_nonzero(audited))
+        exposed = settings.citizen_voice & (rng.random(len(reported)) < settings.voice_check)
         return gamed & (audited | exposed)
 
     def claw_back(self, amount: float) -> None:
         self.spent -= amount
+
+    def record_outcomes(self, count: int, paid: float, deadweight: float) -> None:
+        """Tally this month's outcome reports that stood, what it paid for them, and how much of
+        that went to deadweight.
+        """
+        self.outcomes += count
+        self.outcome_payments += paid
+        self.deadweight += deadweight
 
     # --- reviews and re-tendering -------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sim.commissioner import Commissioner
     from sim.providers import Provider
     from sim.regime import Regime
-    from sim.scenario import Scenario
+    from sim.scenario import Costs, Scenario
     from sim.world import World
 
 VOICE_SD = 0.05          # noise in a citizen's report of what they value
@@ -129,7 +129,7 @@ def learnable(served: np.ndarray, recorded: np.ndarray, need_before: np.ndarray,
 
 
 def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world: World,
-          regime: Regime, living: Living, outlook: Outlook, month: int) -> None:
+          regime: Regime, costs: Costs, living: Living, outlook: Outlook, month: int) -> None:
     """Providers learn from assessed changes on the domains they record; reports go up (7.4, 7.8).
 
     The change is measured between two outcome assessments, whose errors are independent of the
@@ -139,8 +139,10 @@ def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world
     on the noisy record instead would bias the estimates (regression to the mean).
     """
     served, approach, old_need = living.served, living.approach, living.old_need
-    slot_all = np.where(served, pop.provider, 0)
-    expected = np.clip(outlook.mean[slot_all, pop.segment, approach] * pop.effort, 0.0, None)
+    expected = np.zeros_like(pop.effort)  # the fall each provider expected on its served cases
+    cases = np.flatnonzero(served)
+    expected[cases] = np.clip(outlook.mean[pop.provider[cases], pop.segment[cases], approach[cases]]
+                              * pop.effort[cases], 0.0, None)
     seen = learnable(served, regime.recorded, old_need, expected, world.shock_sd, world.need_drift)
     assessed = np.flatnonzero(seen.any(axis=1))
     ids = pop.id[assessed]
@@ -160,6 +162,8 @@ def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world
     to_com = covered[k]
     commissioner.receive_reports(reports.sum(axis=0), seg[to_com], a[to_com], k[to_com], z[to_com],
                                  e[to_com])
+    # the case-level data behind the reports: every case in service, on every covered domain
+    commissioner.charge(costs.case_data_cost * np.count_nonzero(pop.in_service) * int(covered.sum()))
 
 
 def sum_rows(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
@@ -170,15 +174,17 @@ def sum_rows(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def hear_voice(evidence: Evidence, commissioner: Commissioner, pop: Population, world: World,
-               regime: Regime, providers: list[Provider], rows: np.ndarray, month: int,
+               regime: Regime, costs: Costs, providers: list[Provider], rows: np.ndarray, month: int,
                at_forum: bool = False) -> None:
     """Citizens in ``rows`` say what matters to them (value weights, with noise; 7.9).
 
     Month by month (where voice is collected) the commissioner hears every citizen in service and
     each provider hears its own cases; at a forum that citizens attend, every provider present
-    hears them all, and so does the commissioner if it attends.
+    hears them all, and so does the commissioner if it attends. Each report is charged to the
+    commissioner.
     """
     stream = FORUM_VOICE if at_forum else VOICE
+    commissioner.charge(costs.voice_cost * len(rows))
     report = np.clip(pop.values[rows] + VOICE_SD * world.noise(pop.id[rows], month, stream), 0.0, None)
     seg = pop.segment[rows]
     n_seg = world.n_segments
@@ -199,7 +205,7 @@ def hear_voice(evidence: Evidence, commissioner: Commissioner, pop: Population, 
 
 
 def exchange(evidence: Evidence, commissioner: Commissioner, providers: list[Provider],
-             regime: Regime, trust_gain: float, forum: bool) -> None:
+             regime: Regime, costs: Costs, trust_gain: float, forum: bool) -> None:
     """Pool what providers share; everyone receives it with open data, else only the sharers (7.15).
 
     Providers whose trust is high enough add what they learnt to the pool and receive what the
@@ -228,3 +234,4 @@ def exchange(evidence: Evidence, commissioner: Commissioner, providers: list[Pro
     if forum:
         for p in providers:  # every provider attends; contact builds trust
             p.trust += trust_gain * (1.0 - p.trust)
+        commissioner.charge(costs.forum_cost * (len(providers) + int(settings.forum_commissioner)))

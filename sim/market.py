@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.arrays import max_last
-from sim.citizens import IN_SERVICE, WAITING
+from sim.citizens import IN_SERVICE, WAITING, meets_measure
 from sim.providers import Provider, parking_value, plan
 
 if TYPE_CHECKING:
@@ -122,10 +122,11 @@ class Market:
         return provider
 
     def fill_empty_slots(self) -> None:
-        """A failed contract is re-let to an entrant."""
+        """A failed contract is re-let to an entrant, through a procurement the commissioner pays."""
         for slot, provider in enumerate(self.slots):
             if provider is None:
                 self.enter(slot)
+                self.model.commissioner.charge(self.model.scenario_config.costs.procurement_cost)
 
     def fail(self, provider: Provider) -> None:
         """A provider out of cash leaves; its cases go back to the queue."""
@@ -162,7 +163,10 @@ class Market:
         providers that stay see the terminations, and every contract starts afresh.
         """
         active = self.providers
-        losers = self.model.commissioner.retender(active)
+        commissioner = self.model.commissioner
+        if self.model.regime.settings.retender_rule != "none":  # every contract is competed
+            commissioner.charge(self.model.scenario_config.costs.procurement_cost * len(active))
+        losers = commissioner.retender(active)
         for provider in losers:
             self.replace(provider)
         if losers:
@@ -208,10 +212,12 @@ class Market:
             rows = queue[start:start + provider.capacity]
             self.assign(rows, np.zeros(len(rows), int), [provider], np.array([len(rows)]))
             start += provider.capacity
-        rng = model.world.rng
-        pop.months_in_service[pop.in_service] = rng.integers(
-            0, p.max_service_months, np.count_nonzero(pop.in_service))
-        pop.waited[pop.waiting] = rng.integers(0, p.max_wait_months, np.count_nonzero(pop.waiting))
+        # drawn for every citizen, whatever the regime's places: the world's stream, and so every
+        # later arrival, shock and drift, stays the same in every regime (common random numbers)
+        rng, n = model.world.rng, len(pop)
+        in_service, waited = rng.integers(0, p.max_service_months, n), rng.integers(0, p.max_wait_months, n)
+        pop.months_in_service[pop.in_service] = in_service[pop.in_service]
+        pop.waited[pop.waiting] = waited[pop.waiting]
         for provider in self.providers:
             provider.contract_cases = 0
 
@@ -275,6 +281,9 @@ class Market:
         pop.status[rows], pop.provider[rows], pop.approach[rows] = IN_SERVICE, slots[owner], -1
         pop.months_in_service[rows] = 0
         pop.parked[rows] = pop.paid[rows] = pop.gamed[rows] = False
+        regime = self.model.regime  # for deadweight: paid outcomes of cases that met the measure anyway
+        pop.met_at_intake[rows] = meets_measure(pop.recorded_need[rows], regime.measure_weights,
+                                                regime.settings.measure_threshold)
         if intake is not None:
             intake.attachment_due[slots] += self.model.regime.settings.payment.attachment_fee * counts
         caseloads[slots] += counts

@@ -160,20 +160,21 @@ class CommissioningModel(mesa.Model):
         month.service = service.serve(self, month.outlook)
 
         month.living = pop.live(world, number)
-        learning.learn(evidence, com, pop, world, regime, month.living, month.outlook, number)
+        learning.learn(evidence, com, pop, world, regime, sc.costs, month.living, month.outlook, number)
         if regime.settings.citizen_voice:
-            learning.hear_voice(evidence, com, pop, world, regime, market.providers,
+            learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                 np.flatnonzero(pop.in_service), number)
         month.settlement = reporting.settle(self, month.intake, month.service, month.living)
 
         forum = regime.forum_due(number)
         if regime.settings.open_data or forum:
-            learning.exchange(evidence, com, market.providers, regime, sc.providers.trust_gain, forum)
+            learning.exchange(evidence, com, market.providers, regime, sc.costs, sc.providers.trust_gain,
+                              forum)
             if forum and regime.settings.forum_citizens:
-                learning.hear_voice(evidence, com, pop, world, regime, market.providers,
+                learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                     np.flatnonzero(pop.in_service), number, at_forum=True)
         market.update_missions()
-        pop.exit(sc.population)
+        pop.exit(sc.population, number)
 
         self.month = month
         self.measures, self.knowledge_by_slot = measure(self)
@@ -182,7 +183,8 @@ class CommissioningModel(mesa.Model):
     def intake_order(self) -> list[Provider]:
         """The order of this month's intake: Mesa's random order of the providers, as drawn."""
         order: list[Provider] = []
-        self.agents_by_type[Provider].shuffle_do(order.append)
+        if self.market.providers:  # with no provider (no service) Mesa holds no Provider set
+            self.agents_by_type[Provider].shuffle_do(order.append)
         return order
 
     # --- inspection --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Every payment model answers the same questions, so no other module tests a model's name:
 
 - ``due``: what is owed to each provider slot this month, from what the commissioner sees;
+- ``per_outcome``: what each outcome reported this month earns (0 where outcomes are not paid);
 - ``marginal``: how much one more unit of effort on a case raises its expected payment (the
   incentive in a provider's plan, ``providers.plan``), or None where pay does not depend on effort;
 - ``expected``: a case's expected payment per month under a given effort;
@@ -86,6 +87,10 @@ class PaymentModel:
         """What is owed to each slot this month (before attachment fees and shared risk)."""
         raise NotImplementedError
 
+    def per_outcome(self, bill: Bill) -> np.ndarray:
+        """What each outcome reported this month earns, in the order of ``bill.reported``'s rows."""
+        return np.zeros(np.count_nonzero(bill.reported))
+
     def marginal(self, effect: np.ndarray, price: np.ndarray, gap: np.ndarray, months: np.ndarray,
                  terms: Terms) -> np.ndarray | None:
         """Expected payment per unit effort, per case, approach and domain (n, A, K); None if none."""
@@ -130,9 +135,11 @@ class PaymentByResults(PaymentModel):
         return price if paid is None else np.where(paid, 0.0, price)
 
     def due(self, bill: Bill) -> np.ndarray:
-        reported = bill.reported
-        return np.bincount(bill.provider[reported], weights=self.price(bill.segment[reported]),
+        return np.bincount(bill.provider[bill.reported], weights=self.per_outcome(bill),
                            minlength=bill.n_slots)
+
+    def per_outcome(self, bill: Bill) -> np.ndarray:
+        return self.price(bill.segment[bill.reported])
 
     def marginal(self, effect, price, gap, months, terms):
         # the slope of the chance of reaching the threshold in time, at baseline effort

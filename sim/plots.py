@@ -355,7 +355,7 @@ def plot_pooled(runs: pd.DataFrame, pool_size: int):
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
     for arm, rows in bands(after, "regret").groupby("regime", sort=False):
         ax.plot(rows["month"], rows["mean"], label=arm)
-        ax.fill_between(band["month"], band["low"], band["high"], alpha=0.2)
+        ax.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("month (log scale)")
     ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")

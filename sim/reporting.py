@@ -29,19 +29,22 @@ class Settlement:
         false_reports: reports of outcomes that did not happen.
         detected: false reports found out this month.
         clawback: money recovered for them (GBP).
-        spend: the commissioner's net payment this month (GBP).
+        commissioning: what the commissioner's own activities cost, paid this month (GBP).
+        spend: the commissioner's net spend this month: its activities and its payments to
+            providers, less clawbacks (GBP).
     """
 
     reports: float
     false_reports: float
     detected: float
     clawback: float
+    commissioning: float
     spend: float
 
     @classmethod
     def none(cls) -> Settlement:
         """Before the first month: nothing reported or paid."""
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def settle(model: CommissioningModel, intake: Intake, service: Service, living: Living) -> Settlement:
@@ -49,10 +52,12 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
 
     1. Cases in service that meet the measure on the record and have not been paid for are
        reported; each provider reports some that do not, at its ``false_report_chance`` (7.10).
-    2. The commissioner pays what the payment model says is due, plus attachment fees and its
-       share of each provider's deficit, within its budget (7.11).
+    2. The commissioner pays its own activities' costs, then what the payment model says is due,
+       plus attachment fees and its share of each provider's deficit, within what its budget leaves
+       (7.11, 7.17).
     3. It audits this month's reports; what it finds is taken off the league table, clawed back
-       where the payment model does, and sanctioned (7.12).
+       where the payment model does, and sanctioned (7.12). It tallies what it paid for outcomes
+       and the deadweight among them (cases that met the measure when they were taken on).
     4. Providers settle their cash; any left below zero fails (7.13).
     """
     pop, regime, com, market = model.population, model.regime, model.commissioner, model.market
@@ -67,8 +72,9 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
     detection = detection_probability(settings.payment.audit_rate, settings.voice_check,
                                       settings.citizen_voice)
     chance = np.array([p.false_report_chance(regime, detection) if p else 0.0 for p in slots])
-    slot_of = np.where(cases, pop.provider, 0)
-    gamed = open_cases & ~met & (model.rng.random(len(pop)) < chance[slot_of])
+    candidates = np.flatnonzero(open_cases & ~met)  # one draw each: could be reported falsely
+    gamed = np.zeros(len(pop), bool)
+    gamed[candidates] = model.rng.random(len(candidates)) < chance[pop.provider[candidates]]
     reported = truthful | gamed
     pop.paid |= reported
     pop.gamed |= gamed
@@ -83,11 +89,18 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
     due += settings.payment.shared_risk * np.clip(service.costs - due, 0.0, None) * active
     paid = com.pay(due)
 
-    detected = com.audit(gamed)
+    rows = np.flatnonzero(reported)
+    found = com.audit(rows, gamed[rows])
+    detected = np.zeros(len(pop), bool)
+    detected[rows[found]] = True
     pop.paid[detected] = pop.gamed[detected] = False
     clawback = regime.payment.clawback(bill, detected, com.payment_scale)
     com.claw_back(float(clawback.sum()))
     caught = np.bincount(pop.provider[detected], minlength=n_slots)
+    kept = ~found  # reports that stand: what outcome payments (and their deadweight) were for
+    earned = com.payment_scale * regime.payment.per_outcome(bill)[kept]
+    com.record_outcomes(int(kept.sum()), float(earned.sum()),
+                        float(earned[pop.met_at_intake[rows[kept]]].sum()))
 
     market.received += float(paid.sum() - clawback.sum())
     for provider in market.providers:
@@ -101,4 +114,5 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
             market.fail(provider)
     return Settlement(reports=float(reported.sum()), false_reports=float(gamed.sum()),
                       detected=float(detected.sum()), clawback=float(clawback.sum()),
-                      spend=float(paid.sum() - clawback.sum()))
+                      commissioning=com.costs_this_month,
+                      spend=float(paid.sum() - clawback.sum()) + com.costs_this_month)

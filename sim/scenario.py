@@ -1,10 +1,11 @@
 """Scenario: the validated description of one simulated system.
 
-A scenario has five sections: ``population`` (the citizens), ``context`` (how
+A scenario has six sections: ``population`` (the citizens), ``context`` (how
 uncertain cause and effect are, how much providers control outcomes), ``world``
-(the hidden truth's scales), ``providers`` and ``regime`` (the seven
-accountability levers, the payment model and re-tendering). Every field has a
-description, a unit where one applies, a default and an allowed range.
+(the hidden truth's scales), ``providers``, ``regime`` (the seven
+accountability levers, the payment model and re-tendering) and ``costs`` (what the
+commissioner's own activities cost). Every field has a description, a unit where one
+applies, a default and an allowed range.
 
 Scenario files (``sim.presets``) are TOML with the same sections. A regime file and a context
 file combine by merging their sections, and any field can be overridden with a
@@ -113,6 +114,10 @@ class Population(Section):
                                     unit="months", ge=1, le=240)
     resolved_need: float = field(0.15, "A citizen whose every need is below this level exits resolved.",
                                  unit="need", ge=0.0, le=1.0)
+    followup_months: int = field(24, "Months each referred citizen is followed after referral for the "
+                                 "intent-to-treat outcomes, whatever happens to them (waiting, "
+                                 "served, parked, refused, timed out or resolved).",
+                                 unit="months", ge=1, le=240)
 
     @field_validator("segment_mix")
     @classmethod
@@ -155,7 +160,8 @@ class World(Section):
 class Providers(Section):
     """The provider market."""
 
-    n_providers: int = field(8, "Providers holding contracts.", unit="providers", ge=1, le=100_000)
+    n_providers: int = field(8, "Providers holding contracts (0: nobody is served, the no-service "
+                             "counterfactual).", unit="providers", ge=0, le=100_000)
     capacity: int = field(75, "Caseload places per provider.", unit="citizens", ge=1, le=1_000_000)
     mission_mean: float = field(0.5, "Mean initial mission: the weight a provider puts on citizens' "
                                 "wellbeing against payment.", ge=0.0, le=1.0)
@@ -294,6 +300,29 @@ class RegimeSettings(Section):
     payment: PaymentSettings = Field(default_factory=PaymentSettings)
 
 
+class Costs(Section):
+    """What the commissioner's own activities cost: each is charged to its monthly budget."""
+
+    procurement_cost: Money = field(
+        8000.0, "Cost to the commissioner of competing one contract: every contract at each "
+        "re-tendering, and a failed contract re-let (the average cost to a UK public body of a "
+        "competitive procurement, CEBR 2013).", unit="GBP per contract", ge=0.0, le=1e7)
+    audit_cost: Money = field(250.0, "Cost of auditing one outcome report against the case records "
+                              "(assumed: about a day of a contract officer's time per eight reports).",
+                              unit="GBP per audited report", ge=0.0, le=1e6)
+    case_data_cost: Money = field(5.0, "Cost of collecting case-level data on one domain for one case "
+                                  "in a month, beyond the outcome counts every contract reports "
+                                  "(assumed: data returns and their checking).",
+                                  unit="GBP per case-month per domain", ge=0.0, le=1e5)
+    voice_cost: Money = field(15.0, "Cost of collecting one citizen's report of what matters to them "
+                              "(assumed: a short structured conversation or survey).",
+                              unit="GBP per report", ge=0.0, le=1e5)
+    forum_cost: Money = field(400.0, "Cost of one attendee at one learning forum, each provider and "
+                              "the commissioner where it attends; citizens' voice heard there is "
+                              "charged as voice reports (assumed: half a day of staff time and "
+                              "facilitation).", unit="GBP per attendee", ge=0.0, le=1e6)
+
+
 class Scenario(Section):
     """Everything one run needs, validated."""
 
@@ -302,6 +331,7 @@ class Scenario(Section):
     world: World = Field(default_factory=World)
     providers: Providers = Field(default_factory=Providers)
     regime: RegimeSettings = Field(default_factory=RegimeSettings)
+    costs: Costs = Field(default_factory=Costs)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A copy with fields replaced, by dotted path or by bare field name."""

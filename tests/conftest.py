@@ -66,18 +66,24 @@ def check_month(model: CommissioningModel, budget: float, allow_overspend: bool)
     range, needs in [0, 1], caseloads within capacity.
     """
     pop, m = model.population, model.measures
-    # citizens are conserved
-    assert pop.arrived == len(pop) + pop.resolved + pop.timed_out + pop.unserved
+    active = np.count_nonzero(pop.active)
+    # citizens are conserved; everyone left is still followed until their follow-up ends
+    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.unserved
+    window = model.scenario_config.population.followup_months
+    assert (model.time - pop.referred[~pop.active] <= window).all()
+    assert m["followed"] == np.count_nonzero(model.time - pop.referred <= window)
     assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
         + m["unserved_total"]
-    assert m["citizens"] == len(pop) == m["waiting"] + m["in_service"]
+    assert m["citizens"] == active == m["waiting"] + m["in_service"]
     assert m["in_service"] == m["served"] + m["parked"]
-    # money is conserved, and the budget holds unless overspend is allowed
-    spent, received = model.commissioner.spent, model.market.received
+    # money is conserved (what the commissioner spent, providers received or its own activities
+    # cost), and the budget holds unless overspend is allowed
+    com = model.commissioner
+    spent, received = com.spent, model.market.received + com.costs_total
     assert spent == pytest.approx(received, rel=1e-6, abs=1e-6)
     assert m["spend_total"] == pytest.approx(received, rel=1e-6, abs=1e-6)
-    if not allow_overspend:
-        assert model.commissioner.paid_this_month <= budget * (1 + 1e-9)
+    if not allow_overspend:  # the budget binds payments once the commissioner's own costs are paid
+        assert com.paid_this_month <= max(budget - com.costs_this_month, 0.0) * (1 + 1e-9) + 1e-9
     # measures are finite and in range (a NaN only where MAY_BE_NAN allows it)
     for name, value in m.items():
         if isinstance(value, int | float | np.number):
@@ -94,7 +100,7 @@ def check_month(model: CommissioningModel, budget: float, allow_overspend: bool)
         assert within(name, low=0.0), (name, m[name])
     assert within("goodhart_gap", -1.0, 1.0, 0.0) and within("equity_gap", -1.0, 1.0, 0.0)
     assert m["detected_gaming"] <= m["false_reports"] and m["refused_hardest"] <= m["refused"]
-    assert np.isnan(m["mean_wellbeing"]) == (len(pop) == 0)
+    assert np.isnan(m["mean_wellbeing"]) == (m["followed"] == 0)
     assert np.isnan(m["parked_share"]) == (m["in_service"] == 0)
     for estimate in (model.commissioner.estimated_uncertainty, model.commissioner.estimated_control):
         assert estimate is None or 0.0 <= estimate <= 1.0

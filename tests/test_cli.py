@@ -61,7 +61,7 @@ def test_compare_reports_levels_and_paired_differences(tmp_path):
                                                         values="mean_wellbeing")
     d = diffs[(diffs.measure == "mean_wellbeing") & (diffs.statistic == "final")].iloc[0]
     assert d.difference == pytest.approx((final.learning_oriented - final.target_driven).mean())
-    assert "| Mean wellbeing of citizens present | wellbeing (0 to 1) | months 1-8 |" in (
+    assert "| Mean wellbeing of everyone referred (intent to treat) [wellbeing (0 to 1)] | months 1-8 |" in (
         out / "summary.md").read_text()
     assert (out / "compare.png").stat().st_size > 10_000
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sim.citizens import Citizen
 from sim.commissioner import Commissioner
+from sim.measures import MEASURES
 from sim.model import CommissioningModel
 from sim.presets import load
 from sim.providers import Provider
@@ -190,8 +191,9 @@ def test_a_noise_free_world_gives_finite_measures():
                                rng=0)
     with np.errstate(all="ignore"):
         model.run_for(3)
-    numeric = model.results().select_dtypes("number").iloc[1:]  # month 0: nothing reported or spent
-    assert np.isfinite(numeric.drop(columns=["gaming_rate"]).to_numpy()).all()
+    numeric = model.results().select_dtypes("number").drop(columns="month")
+    always = [name for name in numeric if not MEASURES[name].undefined_when]
+    assert np.isfinite(numeric[always].to_numpy()).all()
     assert np.isfinite(model.population.need).all()
 
 
@@ -204,15 +206,71 @@ def test_the_budget_binds_unless_overspend_is_allowed():
     for _ in range(6):
         capped.step()
         loose.step()
-        assert capped.commissioner.paid_this_month == pytest.approx(50_000.0)
+        com = capped.commissioner  # its own activities (audits) are paid first, from the budget
+        assert com.paid_this_month + com.costs_this_month == pytest.approx(50_000.0)
         assert loose.commissioner.paid_this_month == pytest.approx(due)
 
 
 def test_block_grant_pays_every_place():
     model = run(small(model="block_grant", grant_per_place=500.0, shared_risk=0.0, start_cash=1e8,
                       retender_rule="none"), seed=2, months=8)
-    spend = model.results()["spend"].iloc[1:]
-    np.testing.assert_allclose(spend, 500.0 * SMALL["capacity"] * SMALL["n_providers"])
+    results = model.results().iloc[1:]
+    np.testing.assert_allclose(results["spend"] - results["commissioning_cost"],
+                               500.0 * SMALL["capacity"] * SMALL["n_providers"])
+
+
+def test_the_commissioner_pays_for_what_it_does():
+    """Procurement at each re-tender, audits, case data, voice and forums are charged to its
+    budget, each at its scenario price; switching an activity off removes its cost."""
+    free = {"procurement_cost": 0.0, "audit_cost": 0.0, "case_data_cost": 0.0, "voice_cost": 0.0,
+            "forum_cost": 0.0}
+    base = small("learning_oriented", contract_months=6, retender_rule="replace_bottom")
+    nothing = run(base.with_overrides(free), seed=4, months=12).results()
+    assert (nothing["commissioning_cost"] == 0).all()
+    for field, price in [("procurement_cost", 8000.0), ("audit_cost", 250.0), ("case_data_cost", 5.0),
+                         ("voice_cost", 15.0), ("forum_cost", 400.0)]:
+        model = run(base.with_overrides({**free, field: price}), seed=4, months=12)
+        paid = model.results()["commissioning_cost"].sum()
+        assert paid > 0 and paid % price == pytest.approx(0.0, abs=1e-6), field
+        assert model.commissioner.costs_total == pytest.approx(paid)
+    procurement = run(base.with_overrides({**free, "procurement_cost": 1000.0}), seed=4,
+                      months=12).results().set_index("month")["commissioning_cost"]
+    assert procurement[6] == procurement[12] == 1000.0 * SMALL["n_providers"]  # every contract competed
+
+
+def test_no_service_serves_nobody_and_follows_the_same_people():
+    served = run(small("target_driven"), seed=6, months=15)
+    none = run(small("target_driven", n_providers=0), seed=6, months=15)
+    r = none.results()
+    assert (r["in_service"] == 0).all()
+    assert (r.iloc[1:]["spend"] - r.iloc[1:]["commissioning_cost"] == 0).all()
+    np.testing.assert_array_equal(none.results()["arrived_total"], served.results()["arrived_total"])
+    both = np.intersect1d(served.population.id, none.population.id)
+    assert len(both) > 100  # the same citizens, with the same values, under the same shocks
+    rows_a, rows_b = np.searchsorted(served.population.id, both), np.searchsorted(none.population.id, both)
+    np.testing.assert_array_equal(served.population.values[rows_a], none.population.values[rows_b])
+    np.testing.assert_array_equal(served.population.referred[rows_a], none.population.referred[rows_b])
+    assert np.isnan(r["provider_knowledge"].iloc[-1]) and r["providers"].eq(0).all()
+
+
+def test_intent_to_treat_follows_everyone_referred_for_the_window():
+    model = run(small("target_driven", followup_months=6), seed=3, months=20)
+    pop = model.population
+    age = model.time - pop.referred
+    assert (age[~pop.active] <= 6).all()  # those who left are followed until the window ends ...
+    assert (~pop.active).any()           # ... and some are
+    r = model.results()
+    followed = model.population.followed(20, 6)
+    assert r["mean_wellbeing"].iloc[-1] == pytest.approx(pop.wellbeing[followed].mean())
+    assert r["in_service_wellbeing"].iloc[-1] == pytest.approx(pop.wellbeing[pop.in_service].mean())
+
+
+def test_cohorts_are_measured_k_months_after_referral():
+    model = run(small("learning_oriented"), seed=5, months=14)
+    r = model.results().set_index("month")
+    assert np.isnan(r.loc[6, "cohort_wellbeing_6"]) and not np.isnan(r.loc[7, "cohort_wellbeing_6"])
+    assert r.loc[14, "cohort_wellbeing_12"] == pytest.approx(
+        model.population.wellbeing[model.population.referred == 2].mean())
 
 
 def test_forums_happen_on_the_months_model_time_says():
@@ -393,7 +451,7 @@ def test_caseload_picture_counts_every_active_citizen_and_this_months_refusals()
     model = run(small("target_driven"), seed=2, months=4)
     picture = model.caseload_picture()
     pop = model.population
-    assert picture[["served", "parked", "waiting"]].to_numpy().sum() == len(pop)
+    assert picture[["served", "parked", "waiting"]].to_numpy().sum() == np.count_nonzero(pop.active)
     by_slot = picture[picture.slot >= 0].groupby("slot")[["served", "parked"]].sum().sum(axis=1)
     assert by_slot.to_dict() == {s: int((pop.provider[pop.in_service] == s).sum()) for s in by_slot.index}
     assert picture["refused"].sum() == model.measures["refused"]

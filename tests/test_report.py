@@ -92,7 +92,9 @@ def test_the_comparison_table_names_every_regime_in_full_and_gives_units(tmp_pat
     text = result.output
     assert "A = target_driven; B = learning_oriented; C = hybrid_outcomes_learning" in text
     assert "…" not in text and "..." not in text  # nothing cut
-    assert "GBP a month" in text and "month 8" in text and "months 1-8" in text
+    assert "month 8" in text and "months 1-8" in text
+    assert "net spend: its own activities and payments, less clawbacks [GBP a month]" in (
+        out / "summary.md").read_text()
     levels = pd.read_csv(out / "levels.csv")
     shares = levels[levels.measure.isin([m.name for m in MEASURES.values() if m.unit == "share"])]
     assert (shares.ci_low.dropna() >= 0).all() and (shares.ci_high.dropna() <= 1).all()
@@ -102,3 +104,14 @@ def test_run_says_which_month_it_prints(tmp_path):
     result = CliRunner().invoke(app, ["run", "target_driven", *TINY, "--out", str(tmp_path / "r")])
     assert result.exit_code == 0 and "At month 8" in result.output
     assert "GBP a month" in result.output
+
+
+def test_equal_spend_matches_within_two_percent_and_says_by_how_much(tmp_path):
+    out = tmp_path / "eq"
+    result = CliRunner().invoke(app, ["compare", "target_driven", "learning_oriented", "--reps", "2",
+                                      *TINY, "--equal-spend", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Equal spend: learning_oriented's money x" in result.output
+    runs = pd.read_parquet(out / "runs.parquet")
+    spend = runs[runs.month > 0].groupby("regime")["spend"].mean()
+    assert abs(spend["learning_oriented"] / spend["target_driven"] - 1) <= 0.02

@@ -429,7 +429,7 @@ def test_allowed_describes_ranges_and_literals():
     paths = field_paths()
     assert S.allowed(paths["context.uncertainty"]) == "a number in [0.0, 1.0]"
     assert S.allowed(paths["world.effect_scale"]) == "a number in [0.001, 0.5]"
-    assert S.allowed(paths["providers.n_providers"]) == "an integer in [1, 100000]"
+    assert S.allowed(paths["providers.n_providers"]) == "an integer in [0, 100000]"
     assert S.allowed(paths["regime.open_data"]) == "true or false"
     assert S.allowed(paths["regime.measure"]) == "one of 'threshold', 'composite'"
 

@@ -11,14 +11,20 @@ import math
 
 import pandas as pd
 
+from sim.experiments.compare import SpendMatch
 from sim.measures import MEASURES
 
-# The measures a comparison reports first (every numeric measure is in its CSV tables).
+# The measures a comparison reports first, in this order (every numeric measure is in its CSV
+# tables); those a comparison without a no-service arm does not have are left out.
 KEY_MEASURES = [
-    "mean_wellbeing", "hardest_wellbeing", "equity_gap", "parked_share_hardest", "refused_hardest",
-    "goodhart_gap", "gaming_rate", "commissioner_knowledge", "provider_knowledge",
-    "system_knowledge", "commissioner_belief_error", "spend", "wellbeing_per_1000",
-    "provider_replaced_total", "provider_exits_total", "mean_trust",
+    "mean_wellbeing", "hardest_wellbeing", "gain_wellbeing", "gain_hardest_wellbeing", "spend",
+    "gain_per_1000", "cost_per_wellbeing_gained", "equity_gap", "cohort_hardest_wellbeing_24",
+    "in_service_wellbeing", "parked_share_hardest", "refused_hardest", "goodhart_gap", "gaming_rate",
+    "commissioner_knowledge", "commissioner_knowledge_effects", "commissioner_knowledge_values",
+    "commissioner_knowledge_gain", "system_knowledge", "system_knowledge_effects",
+    "system_knowledge_values", "system_knowledge_gain", "commissioning_cost", "unspent_budget",
+    "cost_per_outcome", "deadweight_share", "provider_replaced_total", "provider_exits_total",
+    "mean_trust",
 ]
 
 
@@ -70,13 +76,13 @@ def comparison_rows(levels: pd.DataFrame, differences: pd.DataFrame, measures: l
     code = letters(regimes)
     lv = levels.set_index(["regime", "measure", "statistic"])
     df = differences.set_index(["regime", "measure", "statistic"])
-    head = ["measure", "unit", "over", *code.values(),
+    head = ["measure [unit]", "over", *code.values(),
             *[f"{code[r]} - {code[regimes[0]]}" for r in regimes[1:]]]
     rows = []
     for measure in measures:
         known = MEASURES.get(measure)
         statistic = statistic_of(measure)
-        row = [known.label if known else measure, known.unit if known else "",
+        row = [f"{known.label} [{known.unit}]" if known and known.unit else measure,
                f"month {steps}" if statistic == "final" else f"months 1-{steps}"]
         for regime in regimes:
             r = lv.loc[(regime, measure, statistic)]
@@ -88,8 +94,9 @@ def comparison_rows(levels: pd.DataFrame, differences: pd.DataFrame, measures: l
     return head, rows
 
 
-def _short(n: int, reps: int) -> str:
-    return "" if n == reps else f" (n = {n})"
+def _short(n: float, reps: int) -> str:
+    """How many replicates a cell has, when not all of them had a value (and some did)."""
+    return "" if n in (0, reps) else f" (n = {int(n)})"
 
 
 def how_read(reps: int, steps: int, seed: int) -> str:
@@ -97,15 +104,26 @@ def how_read(reps: int, steps: int, seed: int) -> str:
     return (f"Mean [95% CI] over {reps} paired replicates (base seed {seed}; replicate i of every "
             f"regime faces the same world): averages of months 1-{steps}, running totals at month "
             f"{steps}. Intervals of levels that have bounds are bootstrap intervals (inside the "
-            f"measure's range); differences are paired, with t intervals.")
+            f"measure's range); differences are paired, with t intervals. Knowledge is decision "
+            f"quality: the share of the oracle's gain that acting on the beliefs achieves (below "
+            f"0: worse than its zero).")
+
+
+def spend_matching(matches: list[SpendMatch]) -> list[str]:
+    """One line per regime whose money was scaled to equal spend, saying by how much."""
+    return [f"Equal spend: {m.regime}'s money x {m.scale:.3g} (mean spend GBP {number(m.spend)} a "
+            f"month against GBP {number(m.target)}, {100 * (m.spend / m.target - 1):+.1f}%)"
+            for m in matches]
 
 
 def markdown_summary(levels: pd.DataFrame, differences: pd.DataFrame, measures: list[str],
-                     regimes: list[str], reps: int, steps: int, seed: int) -> str:
+                     regimes: list[str], reps: int, steps: int, seed: int,
+                     matches: list[SpendMatch] | None = None) -> str:
     """The comparison as a Markdown report."""
     from sim.experiments.output import markdown_table
 
     head, rows = comparison_rows(levels, differences, measures, regimes, steps, reps)
     lines = [f"# Comparison: {', '.join(regimes)}", "", how_read(reps, steps, seed), "",
-             f"Regimes: {legend(regimes)}.", "", *markdown_table(head, rows)]
+             f"Regimes: {legend(regimes)}.", "", *(f"{line}." for line in spend_matching(matches or [])),
+             "", *markdown_table(head, rows)]
     return "\n".join(lines) + "\n"

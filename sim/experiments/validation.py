@@ -2,8 +2,8 @@
 
 Each check compares scenarios that differ only in the lever under test, over paired replicates
 (replicate i of every arm faces the same world), and states its verdict rule before it looks at
-the data. Every parameter a check sets is an ordinary scenario field. Sources are those in
-shared/reference/stylised-facts.md.
+the data. Every parameter a check sets is an ordinary scenario field. Each check names its
+published sources (listed in full in docs/ODD.md's references).
 """
 
 from __future__ import annotations
@@ -163,8 +163,10 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
     runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
     start = _per_replicate(runs, "commissioner_belief_error", slice(0, 0))
     end = _per_replicate(runs, "commissioner_belief_error", slice(months - 11, months))
-    k_start = _per_replicate(runs, "commissioner_knowledge", slice(0, 0))
-    k_end = _per_replicate(runs, "commissioner_knowledge", slice(months - 11, months))
+    # knowledge of what works (effects): voice teaches what citizens value almost at once, so the
+    # combined measure would rise under any regime that listens
+    k_start = _per_replicate(runs, "commissioner_knowledge_effects", slice(0, 0))
+    k_end = _per_replicate(runs, "commissioner_knowledge_effects", slice(months - 11, months))
 
     # churn: providers that record every domain, replaced at re-tendering or not, sharing or not
     churn_base = load("target_driven", context).with_overrides({"data_coverage": "all_domains"})
@@ -177,7 +179,8 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
     jumps = _retender_jumps(churn_runs, "provider_evidence", contract, months)
     findings = [
         finding("Commissioner knowledge rises over time under learning-oriented accountability",
-                "commissioner's knowledge (decision quality): last year minus month 0",
+                "commissioner's knowledge of effects (decision quality acting on its beliefs about "
+                "what works, with the true values): last year minus month 0",
                 "95% CI above 0", k_end["learning-oriented"] - k_start["learning-oriented"],
                 above_zero),
         finding("... and the error of its beliefs falls",
@@ -199,9 +202,8 @@ def knowledge(reps: int, seed: int, months: int = MONTHS) -> Check:
     return Check("Knowledge",
                  "Outsourcing under targets lets providers' knowledge leak away: the commissioner "
                  "learns little and the programme leaves little learning behind",
-                 "Work and Pensions Committee 2015; GO Lab / Collaborate CIC seven principles; "
-                 "DESIGN.md", findings,
-                 partial(plot_arm_panels, [(runs, "commissioner_knowledge"),
+                 "Work and Pensions Committee 2015; GO Lab and Collaborate CIC 2020", findings,
+                 partial(plot_arm_panels, [(runs, "commissioner_knowledge_effects"),
                                            (runs, "commissioner_belief_error"),
                                            (churn_runs, "provider_evidence")]))
 
@@ -221,33 +223,49 @@ CONTROL = (0.25, 0.6, 0.9)
 MARGIN = 0.10  # "about as well": the target-driven regime within 10% of the learning regime
 
 
-def contingency(reps: int, seed: int, months: int = MONTHS) -> Check:
-    rows = []
-    for u in UNCERTAINTY:
-        for c in CONTROL:
-            ctx = {"uncertainty": u, "control": c}
-            arms = {"target": load("target_driven").with_overrides(ctx),
-                    "learning": load("learning_oriented").with_overrides(ctx)}
-            runs = compare(arms, reps=reps, steps=months, seed=seed, progress=False).runs
-            final = _per_replicate(runs, "wellbeing_per_1000", slice(months, months))
-            for rep, row in final.iterrows():
-                rows.append(dict(uncertainty=u, control=c, replicate=rep, target=row["target"],
-                                 learning=row["learning"]))
+CORNERS = ((min(UNCERTAINTY), max(CONTROL)), (max(UNCERTAINTY), min(CONTROL)))
+"""The two cells the findings are about: stable and controllable, complex and uncontrollable."""
+
+
+def contingency(reps: int, seed: int, months: int = MONTHS,
+                cells: tuple[tuple[float, float], ...] | None = None) -> Check:
+    """Per pound, compared fairly: in every cell the learning regime's money is scaled to the
+    target-driven regime's mean monthly spend (its own grant is 2-3 times larger, and returns to
+    money diminish), and each regime's gain is over no service for the same people.
+
+    ``cells`` (uncertainty, control) default to the whole grid, for the figure; the findings read
+    only the ``CORNERS``, and every cell is run on its own, so running only those gives the same
+    findings.
+    """
+    rows, scales = [], []
+    for u, c in cells or [(u, c) for u in UNCERTAINTY for c in CONTROL]:
+        ctx = {"uncertainty": u, "control": c}
+        arms = {"target": load("target_driven").with_overrides(ctx),
+                "learning": load("learning_oriented").with_overrides(ctx)}
+        result = compare(arms, reps=reps, steps=months, seed=seed, progress=False, baseline=True,
+                         equal_spend=True)
+        scales.append(dict(uncertainty=u, control=c, scale=result.matches[0].scale))
+        final = _per_replicate(result.runs, "gain_per_1000", slice(months, months))
+        for rep, row in final.iterrows():
+            rows.append(dict(uncertainty=u, control=c, replicate=rep, target=row["target"],
+                             learning=row["learning"]))
     grid = pd.DataFrame(rows)
     grid["difference"] = grid["learning"] - grid["target"]
-    stable = grid[(grid.uncertainty == min(UNCERTAINTY)) & (grid.control == max(CONTROL))]
-    complex_ = grid[(grid.uncertainty == max(UNCERTAINTY)) & (grid.control == min(CONTROL))]
+    (stable_u, stable_c), (complex_u, complex_c) = CORNERS
+    stable = grid[(grid.uncertainty == stable_u) & (grid.control == stable_c)]
+    complex_ = grid[(grid.uncertainty == complex_u) & (grid.control == complex_c)]
     margin = MARGIN * stable["learning"].mean()
     findings = [
         finding("In a stable, controllable context the target-driven regime does about as well or "
                 "better per pound",
-                f"wellbeing gained per GBP 1,000 at uncertainty {min(UNCERTAINTY)}, control "
+                f"wellbeing gained over no service (the same people, unserved) per GBP 1,000 spent, "
+                f"over {months} months at equal spend, at uncertainty {min(UNCERTAINTY)}, control "
                 f"{max(CONTROL)}: target minus learning",
                 f"95% CI lower bound above -{MARGIN:.0%} of the learning regime's level",
                 stable["target"] - stable["learning"], lambda m, lo, hi: lo > -margin),
         finding("In a complex, uncontrollable context the learning regime wins clearly",
-                f"wellbeing gained per GBP 1,000 at uncertainty {max(UNCERTAINTY)}, control "
-                f"{min(CONTROL)}: learning minus target", "95% CI above 0",
+                f"the same at uncertainty {max(UNCERTAINTY)}, control {min(CONTROL)}: learning minus "
+                "target", "95% CI above 0",
                 complex_["difference"], above_zero),
     ]
     return Check("Ebrahim's contingency",
@@ -255,7 +273,16 @@ def contingency(reps: int, seed: int, months: int = MONTHS) -> Check:
                  "on control over outcomes: measure and pay for outputs or outcomes where both are "
                  "favourable, learn and measure the system where neither is",
                  "Ebrahim 2019 (Measuring Social Change); Ebrahim and Rangan 2014",
-                 findings, lambda: plot_grid_differences(paired_grid(grid), ["uncertainty", "control"]))
+                 findings, lambda: plot_grid_differences(paired_grid(grid), ["uncertainty", "control"]),
+                 _scale_table(pd.DataFrame(scales)))
+
+
+def _scale_table(scales: pd.DataFrame) -> pd.DataFrame:
+    """The factor the learning regime's money was scaled by in each cell, for equal spend."""
+    table = scales.pivot(index="uncertainty", columns="control", values="scale")
+    table = table.map(lambda v: f"{v:.3g}").reset_index()
+    table["uncertainty"] = table["uncertainty"].map(lambda v: f"{v:g}")
+    return table.set_axis(["uncertainty \\ control", *(f"{c:g}" for c in table.columns[1:])], axis=1)
 
 
 # --- 5. multitask incentives --------------------------------------------------------------------
@@ -499,11 +526,12 @@ def plot_check(check: Check, path) -> None:
 
 def paired_grid(grid: pd.DataFrame) -> pd.DataFrame:
     """The contingency grid as ``plot_grid_differences`` draws it: each cell's mean paired difference
-    (learning minus target, wellbeing per GBP 1,000 in the final month) with its 95% CI.
+    (learning minus target, wellbeing gained over no service per GBP 1,000, at the last month) with
+    its 95% CI.
     """
     from sim.experiments.analysis import regime_differences
 
-    measure = "final_wellbeing_per_1000"
+    measure = "final_gain_per_1000"
     runs = grid.melt(id_vars=["uncertainty", "control", "replicate"], value_vars=["target", "learning"],
                      var_name="regime", value_name=measure)
     runs["regime"] = runs["regime"].map({"target": "target_driven", "learning": "learning_oriented"})
