@@ -68,12 +68,12 @@ def check_month(model: CommissioningModel, budget: float, allow_overspend: bool)
     pop, m = model.population, model.measures
     active = np.count_nonzero(pop.active)
     # citizens are conserved; everyone left is still followed until their follow-up ends
-    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.unserved
+    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.discharged + pop.unserved
     window = model.scenario_config.population.followup_months
     assert (model.time - pop.referred[~pop.active] <= window).all()
-    assert m["followed"] == np.count_nonzero(model.time - pop.referred <= window)
+    assert m["followed"] == np.count_nonzero((pop.referred >= 1) & (model.time - pop.referred <= window))
     assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
-        + m["unserved_total"]
+        + m["discharged_total"] + m["unserved_total"]
     assert m["citizens"] == active == m["waiting"] + m["in_service"]
     assert m["in_service"] == m["served"] + m["parked"]
     # money is conserved (what the commissioner spent, providers received or its own activities

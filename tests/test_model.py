@@ -181,7 +181,8 @@ def test_invariants_hold_every_month(base, fields, seed):
     assert len(df) == 37
     pd.testing.assert_series_equal(
         df["arrived_total"],
-        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["unserved_total"],
+        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["discharged_total"]
+        + df["unserved_total"],
         check_names=False)
     assert df["arrived_total"].is_monotonic_increasing and df["spend_total"].is_monotonic_increasing
 
@@ -375,7 +376,8 @@ def test_intake_at_once_equals_intake_one_provider_after_another(preset):
     pop.status[leaving], pop.provider[leaving] = 0, -1
     model.market._caseloads = None  # changed by hand: count again
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.rng)
+                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.rng)
     other = copy.deepcopy(model)
     together = Intake.open(len(pop), len(model.market.slots), model.world.n_segments)
     alone = copy.deepcopy(together)
@@ -400,7 +402,8 @@ def test_a_providers_own_service_equals_its_part_of_the_months_service():
                                capacity=50)
     model.run_for(5)
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.rng)
+                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.rng)
     cases = model.population.in_service
     model.population.approach[cases] = 2  # no approach is due a Thompson draw: both serve alike
     model.population.months_in_service[cases] = 1

@@ -1,4 +1,4 @@
-"""The model reproduces the published patterns (issue 3): every check, for five base seeds.
+"""The model against the published patterns: every check, for five base seeds.
 
 Each check is the same code `commsim validate` runs; its verdict rules are stated in
 sim/experiments/validation.py before any data is seen.
@@ -6,7 +6,7 @@ sim/experiments/validation.py before any data is seen.
 
 import pytest
 
-from sim.experiments.validation import CHECKS, pooling_by_noise
+from sim.experiments.validation import CHECKS, CORNERS, contingency, pooling_by_noise
 from sim.statistics import mean_ci
 
 pytestmark = pytest.mark.validation
@@ -15,15 +15,30 @@ SEEDS = [0, 1, 2, 3, 4]
 REPS = 10
 
 
+# Findings that fail, as docs/validation.md reports and explains ("What the model does not
+# reproduce"): (check, seed) -> the indices of its failing findings. The test fails if any other
+# finding fails, and also if one of these starts to pass, so the report is kept true either way.
+KNOWN_FAILURES = {
+    # knowledge of effects rises for every seed (+0.17 to +0.53), but with 10 replicates its 95%
+    # interval includes 0 for two of the five worlds
+    ("knowledge", 0): {0}, ("knowledge", 3): {0},
+    # at equal spend and against no service, the target-driven regime gains more per pound than
+    # the learning-oriented one in the complex, uncontrollable corner too
+    **{("contingency", seed): {1} for seed in SEEDS},
+}
+
+
 def failed(check):
     return [f"{f.claim}: {f.effect()} ({f.rule})" for f in check.findings if not f.passed]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", ["creaming", "goodhart", "knowledge", "contingency", "multitask"])
-def test_check_passes(name, seed):
-    check = CHECKS[name](REPS, seed)
-    assert not failed(check)
+def test_check_passes_but_for_the_known_failures(name, seed):
+    check = (CHECKS[name](REPS, seed) if name != "contingency"  # its findings read two cells only
+             else contingency(REPS, seed, cells=CORNERS))
+    failing = {i for i, f in enumerate(check.findings) if not f.passed}
+    assert failing == KNOWN_FAILURES.get((name, seed), set()), failed(check)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
