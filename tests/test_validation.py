@@ -28,6 +28,13 @@ KNOWN_FAILURES = {
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
+    # pooled learning, seeds 5-9 (docs/validation.md, "Pooling beats the asymptotic range at 120
+    # months"): (a) the last doubling's ratio is below 1/8 in three worlds (0.086 to 0.114), as
+    # matched textbook Thompson sampling's is in four; regret grows about linearly in one pooled
+    # replicate of seed 5, which tips the mean curve's fit; (b) the slope on M is steeper than -1
+    # in four worlds (-1.003 to -1.24), as the matched textbook's is; (c) holds in all five
+    ("pooled", 5): {1, 2}, ("pooled", 6): {0, 2}, ("pooled", 7): {2}, ("pooled", 8): {0, 2},
+    ("pooled", 9): {0},
 }
 
 
