@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from sim import beliefs
-from sim.citizens import meets_measure
 
 if TYPE_CHECKING:
     from sim.citizens import Population
@@ -107,7 +106,11 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("hardest_turned_away", "Share of the hardest to help meeting a provider who were "
             "refused or parked", **SHARE, better="lower",
             undefined_when="no hardest-to-help citizen met a provider this month"),
-    Measure("refused", "Referrals refused", "referrals a month", 0.0, kind="flow", better="lower"),
+    Measure("refused", "Referrals refused (a citizen can be refused again each month they wait)",
+            "referrals a month", 0.0, kind="flow", better="lower"),
+    Measure("refused_share_hardest", "Share of the hardest to help referred who have been refused at "
+            "least once", **SHARE, better="lower",
+            undefined_when="no hardest-to-help citizen referred is in follow-up"),
     Measure("refused_hardest", "Referrals of the hardest to help refused", "referrals a month", 0.0,
             kind="flow", better="lower"),
     Measure("waiting_share_hardest", "Share of the hardest to help present who are waiting", **SHARE,
@@ -116,19 +119,24 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("resolved_total", "Citizens resolved so far", **COUNT, kind="total", better="higher"),
     Measure("timed_out_total", "Cases closed unresolved after the longest spell, so far", **COUNT,
             kind="total", better="lower"),
+    Measure("discharged_total", "Cases discharged once their outcome had been paid for, so far",
+            **COUNT, kind="total"),
     Measure("unserved_total", "Citizens who left unserved after waiting too long, so far", **COUNT,
             kind="total", better="lower"),
-    Measure("measure_value", "Paid-for measure as reported: share of cases meeting it", **SHARE,
-            undefined_when="nobody is in service"),
-    Measure("true_outcome", "The same threshold on true wellbeing: share of cases meeting it",
-            **SHARE, better="higher", undefined_when="nobody is in service"),
+    Measure("measure_value", "Paid-for measure as reported: share of everyone referred with an "
+            "outcome on the books", **SHARE, undefined_when=FOLLOWED),
+    Measure("true_outcome", "The same threshold on true wellbeing: share of everyone referred "
+            "meeting it now", **SHARE, better="higher", undefined_when=FOLLOWED),
     Measure("goodhart_gap", "Goodhart gap: reported measure minus the same threshold on true "
-            "wellbeing", "share of cases", -1.0, 1.0, better="lower",
-            undefined_when="nobody is in service"),
+            "wellbeing, of everyone referred", "share of citizens", -1.0, 1.0, better="lower",
+            undefined_when=FOLLOWED),
     Measure("gaming_rate", "Share of outcome reports that are false", **SHARE, kind="flow",
             better="lower", undefined_when="no outcome was reported this month"),
     Measure("false_reports", "False outcome reports", "reports a month", 0.0, kind="flow",
             better="lower"),
+    Measure("false_report_rate", "False outcome reports per case that missed the measure",
+            **SHARE, kind="flow", better="lower",
+            undefined_when="no case could have been reported falsely this month"),
     Measure("detected_gaming", "False outcome reports found out", "reports a month", 0.0,
             kind="flow"),
     *(Measure(f"{knower}_knowledge{suffix}", label + words, **kind,
@@ -271,9 +279,10 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
     cases = pop.in_service
     served = cases & ~pop.parked
     tau = regime.settings.measure_threshold
-    met = meets_measure(pop.recorded_need, regime.measure_weights, tau)
-    measure_value = share(cases, met | pop.gamed)
-    true_value = share(cases, wellbeing >= 1.0 - tau)
+    # the official figure against the truth, for the same people: everyone referred, as in a survey
+    # beside the official figures (an outcome on the books stays counted after discharge)
+    measure_value = share(followed, pop.paid)
+    true_value = share(followed, wellbeing >= 1.0 - tau)
     spent = com.spent
     intake, settlement = month.intake, month.settlement
     cohorts = cohort_wellbeing(pop, wellbeing, month.number, world.n_segments)
@@ -297,9 +306,11 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "refused": intake.refused,
         "refused_hardest": intake.refused_hardest,
         "waiting_share_hardest": share(present & hardest, pop.waiting),
+        "refused_share_hardest": share(followed & hardest, pop.refusals > 0),
         "arrived_total": pop.arrived,
         "resolved_total": pop.resolved,
         "timed_out_total": pop.timed_out,
+        "discharged_total": pop.discharged,
         "unserved_total": pop.unserved,
         "measure_value": measure_value,
         "true_outcome": true_value,
@@ -307,6 +318,8 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "gaming_rate": (settlement.false_reports / settlement.reports if settlement.reports
                         else np.nan),
         "false_reports": settlement.false_reports,
+        "false_report_rate": (settlement.false_reports / settlement.unmet if settlement.unmet
+                              else np.nan),
         "detected_gaming": settlement.detected,
     }
     for i, age in enumerate(COHORT_AGES):

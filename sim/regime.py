@@ -48,7 +48,8 @@ LEVERS = (
           ("regime.data_coverage", "regime.citizen_voice", "regime.voice_check"),
           ("sim.regime.Regime.covered", "sim.regime.Regime.recorded", "sim.learning.learn",
            "sim.commissioner.Commissioner.evidence", "sim.model.CommissioningModel.step",
-           "sim.learning.hear_voice", "sim.commissioner.Commissioner.audit", "sim.reporting.settle")),
+           "sim.learning.hear_voice", "sim.commissioner.Commissioner.audit",
+           "sim.reporting.false_reports")),
     Lever(2, "Build shared purpose",
           "Give direction through purpose rather than restrictive targets, built together on lasting "
           "trusting relationships.",
@@ -92,7 +93,10 @@ PAYMENT_AND_MARKET = (
     "regime.payment.differential_prices", "regime.payment.price_ratio_hardest",
     "regime.payment.attachment_fee", "regime.payment.fee_per_month", "regime.payment.grant_per_place",
     "regime.payment.selection_allowed", "regime.payment.budget_per_month",
-    "regime.payment.allow_overspend", "regime.payment.audit_rate", "regime.payment.clawback",
+    "regime.payment.allow_overspend", "regime.payment.audit_rate", "regime.payment.audit_resolution",
+    "regime.payment.clawback",
+    "regime.payment.outcome_on_improvement", "regime.payment.sustainment_price",
+    "regime.payment.sustainment_months", "regime.payment.discharge_after_payment",
     "regime.league_tables", "regime.contract_months", "regime.retender_rule",
     "regime.referrals_per_place", "regime.replace_share",
 )

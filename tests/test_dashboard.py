@@ -61,7 +61,7 @@ def test_the_pair_steps_both_regimes_in_lockstep_as_if_each_ran_alone():
 
 def test_both_regimes_face_the_same_world():
     results = Pair(design=small(seed=5)).results()
-    for name in ("citizens", "waiting", "mean_wellbeing", "hardest_wellbeing"):
+    for name in ("citizens", "waiting", "in_service_wellbeing", "in_service_hardest_wellbeing"):
         assert results[0][name].iloc[0] == results[1][name].iloc[0], name
     later = stepped(Pair(design=small(seed=5)), 6).results()
     assert later[0]["mean_wellbeing"].iloc[-1] != later[1]["mean_wellbeing"].iloc[-1]
@@ -76,7 +76,7 @@ def test_a_new_lever_rebuilds_only_its_side_and_replays_it_to_the_current_month(
     assert pair.runs[0] is a and pair.runs[1] is not b
     assert pair.month == 5 and pair.runs[1].time == 5.0
     pd.testing.assert_frame_equal(pair.results()[1], alone(changed, 1, 5))
-    assert not pair.results()[1][m.MEASURE_VALUE.name].equals(before[m.MEASURE_VALUE.name])
+    assert not pair.results()[1][m.PARKED.name].equals(before[m.PARKED.name])  # providers act on it
     assert pair.labels()[1] == "B: learning_oriented, 1 field changed"
 
 

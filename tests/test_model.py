@@ -183,12 +183,12 @@ def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) 
     pop, m = model.population, model.measures
     active = np.count_nonzero(pop.active)
     # citizens are conserved; everyone left is still followed until their follow-up ends
-    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.unserved
+    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.discharged + pop.unserved
     window = model.scenario_config.population.followup_months
     assert (model.time - pop.referred[~pop.active] <= window).all()
     assert m["followed"] == np.count_nonzero((pop.referred >= 1) & (model.time - pop.referred <= window))
     assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
-        + m["unserved_total"]
+        + m["discharged_total"] + m["unserved_total"]
     assert m["citizens"] == active == m["waiting"] + m["in_service"]
     assert m["in_service"] == m["served"] + m["parked"]
     # money is conserved, and the budget holds unless overspend is allowed
@@ -241,7 +241,8 @@ def test_invariants_hold_every_month(base, fields, seed):
     assert len(df) == 37
     pd.testing.assert_series_equal(
         df["arrived_total"],
-        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["unserved_total"],
+        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["discharged_total"]
+        + df["unserved_total"],
         check_names=False)
     assert df["arrived_total"].is_monotonic_increasing and df["spend_total"].is_monotonic_increasing
 
@@ -435,7 +436,8 @@ def test_intake_at_once_equals_intake_one_provider_after_another(preset):
     pop.status[leaving], pop.provider[leaving] = 0, -1
     model.market._caseloads = None  # changed by hand: count again
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.rng)
+                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.rng)
     other = copy.deepcopy(model)
     together = Intake.open(len(pop), len(model.market.slots), model.world.n_segments)
     alone = copy.deepcopy(together)
@@ -460,7 +462,8 @@ def test_a_providers_own_service_equals_its_part_of_the_months_service():
                                capacity=50)
     model.run_for(5)
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.rng)
+                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.rng)
     cases = model.population.in_service
     model.population.approach[cases] = 2  # no approach is due a Thompson draw: both serve alike
     model.population.months_in_service[cases] = 1

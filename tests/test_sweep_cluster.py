@@ -312,4 +312,6 @@ def test_sensitivity_through_a_real_scheduler_gives_the_indices_of_one_local_wor
         assert result.exit_code == 0, result.output
         indices[where] = pd.read_csv(tmp_path / where / "indices.csv")
     pd.testing.assert_frame_equal(indices["cluster"], indices["local"])
-    assert len(indices["local"]) > 0 and indices["local"]["mu_star"].notna().all()
+    found = indices["local"].set_index("measure")["mu_star"]
+    # every measure the spec reads is defined in every run, so every one has an index
+    assert found.notna().all()
