@@ -12,6 +12,9 @@ from sim.statistics import mean_ci
 pytestmark = pytest.mark.validation
 
 SEEDS = [0, 1, 2, 3, 4]
+# the pooled-learning findings as restated in issue 15 were written after seeds 0-4 had been
+# studied (docs/pooled_noise.py), so they are tested on worlds nobody had looked at
+POOLED_SEEDS = [5, 6, 7, 8, 9]
 REPS = 10
 
 
@@ -25,6 +28,13 @@ KNOWN_FAILURES = {
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
+    # pooled learning, seeds 5-9 (docs/validation.md, "Pooling beats the asymptotic range at 120
+    # months"): (a) the last doubling's ratio is below 1/8 in three worlds (0.086 to 0.114), as
+    # matched textbook Thompson sampling's is in four; regret grows about linearly in one pooled
+    # replicate of seed 5, which tips the mean curve's fit; (b) the slope on M is steeper than -1
+    # in four worlds (-1.003 to -1.24), as the matched textbook's is; (c) holds in all five
+    ("pooled", 5): {1, 2}, ("pooled", 6): {0, 2}, ("pooled", 7): {2}, ("pooled", 8): {0, 2},
+    ("pooled", 9): {0},
 }
 
 
@@ -41,10 +51,11 @@ def test_check_passes_but_for_the_known_failures(name, seed):
     assert failing == KNOWN_FAILURES.get((name, seed), set()), failed(check)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_regret_grows_logarithmically(seed):
+@pytest.mark.parametrize("seed", POOLED_SEEDS)
+def test_pooled_learning_but_for_the_known_failures(seed):
     check = CHECKS["pooled"](REPS, seed)
-    assert check.findings[1].passed, failed(check)
+    failing = {i for i, f in enumerate(check.findings) if not f.passed}
+    assert failing == KNOWN_FAILURES.get(("pooled", seed), set()), failed(check)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -56,14 +67,3 @@ def test_pooling_helps_less_when_observations_are_noisier(seed):
         index="replicate", columns="measurement_sd", values="ratio")
     mean, low, high = mean_ci(ratio[0.08] - ratio[0.02])
     assert low > 0, f"ratio rises by {mean:.3f} [{low:.3f}, {high:.3f}]"
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "Not reproduced for every seed: at the default measurement noise learners settle within months "
-    "and pooling cuts per-provider regret about M-fold, for some seeds a little more (below 1/M); "
-    "textbook Thompson sampling with lone learners that learn as fast is below 1/M for four of "
-    "the five worlds (docs/pooled_noise.py, docs/validation.md)"))
-def test_pooled_learning_cuts_regret_as_the_bandit_results_say_for_every_seed():
-    outside = [f"seed {seed}: {failed(check)}" for seed in SEEDS
-               if not (check := CHECKS["pooled"](REPS, seed)).findings[0].passed]
-    assert not outside
