@@ -1,0 +1,183 @@
+"""Lever 6: the commissioner's estimates of the context at the precision it really has (ODD 7.19).
+
+The estimators are tested on synthetic data with known uncertainty and control laid on the
+design that a context-led run really gives its commissioner: which cells it observes each month
+and with what effort, recorded from a 120-month run of the ``context_led`` preset. Their
+tolerances are three standard errors of the mean over the replicates, the standard errors worked
+out from that design (the cells informed, their precision month by month, the degrees of
+freedom), not set by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import CommissioningModel, beliefs, load
+from sim.commissioner import Commissioner, squared_uncertainty
+from sim.world import PROFILE, shock_sd
+
+MONTHS = (12, 36, 120)   # when the estimates are checked
+REPLICATES = 30
+Z = 3.0                  # tolerance: three standard errors of the mean over the replicates
+
+
+# --- the design a context-led commissioner really has ---------------------------------------------
+
+def recorded_design(context: str) -> tuple[CommissioningModel, list[tuple[np.ndarray, np.ndarray]]]:
+    """A 120-month context-led run, and the cells (flat) and efforts of the observations its
+    commissioner received each month."""
+    model = CommissioningModel(scenario=load("context_led", context), rng=1)
+    months = []
+    received = model.commissioner.receive_reports
+
+    def record(reports, segment, approach, domain, z, effort):
+        months.append((np.ravel_multi_index((segment, approach, domain), model.shape), effort.copy()))
+        received(reports, segment, approach, domain, z, effort)
+
+    model.commissioner.receive_reports = record
+    model.run_for(max(MONTHS))
+    return model, months
+
+
+@pytest.fixture(scope="module", params=["complex_uncontrollable", "stable_controllable"])
+def design(request):
+    return recorded_design(request.param)
+
+
+def noise_sd(model: CommissioningModel, control: float) -> float:
+    """The sd of one observed change at ``control``: shocks and two measurement errors (7.4)."""
+    w = model.scenario_config.world
+    return float(np.sqrt(shock_sd(w.effect_scale, control) ** 2 + 2 * w.measurement_sd**2))
+
+
+def reference_sd(model: CommissioningModel) -> np.ndarray:
+    """The departure sd at uncertainty 1 (``world.World.departure_sd`` / uncertainty)."""
+    w = model.scenario_config.world
+    return w.departure_sd * w.effect_scale * np.sqrt(PROFILE)[None] * np.ones(model.shape)
+
+
+def feed(com: Commissioner, model: CommissioningModel, cell: np.ndarray, effort: np.ndarray,
+         z: np.ndarray, sigma: float) -> None:
+    """One month of observations, as the model feeds them: forgetting first, then the reports."""
+    com.forget(model.scenario_config.providers.forgetting)
+    segment, approach, domain = np.unravel_index(cell, model.shape)
+    com.receive_reports(beliefs.accumulate(model.shape, cell, effort, z, sigma), segment, approach,
+                        domain, z, effort)
+
+
+def estimates(com: Commissioner, model: CommissioningModel) -> tuple[float, float]:
+    """Its squared-uncertainty moment and its estimate of the noise variance."""
+    moment = squared_uncertainty(com.products, com.reports[..., beliefs.PRECISION],
+                                 model.world.prior_sd, reference_sd(model))
+    return moment, com.residual_ss / com.residual_n
+
+
+def replay(model, months, effect: np.ndarray, sigma: float, rng) -> dict[int, tuple]:
+    """A fresh commissioner fed the design's observations of ``effect`` with independent noise of
+    sd ``sigma``; its ``estimates`` at each of ``MONTHS``."""
+    com = Commissioner(model, model.shape)
+    out = {}
+    for month, (cell, effort) in enumerate(months, start=1):
+        feed(com, model, cell, effort, effect.flat[cell] * effort + sigma * rng.standard_normal(len(cell)),
+             sigma)
+        if month in MONTHS:
+            out[month] = estimates(com, model)
+    return out
+
+
+def monthly(months, shape, values) -> np.ndarray:
+    """Sum ``values(cell, effort)`` by cell, month by month: (months, cells)."""
+    size = int(np.prod(shape))
+    return np.array([np.bincount(cell, weights=values(cell, effort), minlength=size)
+                     for cell, effort in months])
+
+
+def uncertainty_variance(model, months, sigma: float, u: float, month: int) -> float:
+    """The variance of ``squared_uncertainty`` at ``month`` on the design, with independent noise.
+
+    Month t's data on a cell, weighted by forgetting w_t, give X_t = w_t (information - prior
+    precision) with mean departure * W_t (W_t = w_t precision_t) and variance V_t = w_t^2
+    precision_t. The cell's estimate is the sum of X_s X_t over pairs of months at least two
+    apart, over D = the sum of W_s W_t; given the departure its variance is
+    (sum of V_s V_t + departure^2 sum_t V_t (sum of W_s, |s - t| >= 2)^2) / D^2, and the departure
+    (sd u * reference) adds 2 (u reference)^4. Cells are independent; the moment sums them over
+    the informed cells and divides by the sum of reference^2.
+    """
+    lam = model.scenario_config.providers.forgetting
+    precision = monthly(months[:month], model.shape, lambda cell, e: e * e) / sigma**2
+    w = lam ** np.arange(month - 1, -1, -1)[:, None]
+    W, V = w * precision, w**2 * precision
+
+    def pairs(a, b):  # sum over pairs s < t - 1 of a_s b_t
+        before = np.vstack([np.zeros((2, a.shape[1])), np.cumsum(a, axis=0)[:-2]])
+        return (before * b).sum(axis=0)
+
+    total = W.sum(axis=0)
+    near = W + np.vstack([W[1:], np.zeros((1, W.shape[1]))]) + np.vstack([np.zeros((1, W.shape[1])), W[:-1]])
+    apart = total - near                               # sum of W_s over |s - t| >= 2, for each t
+    D = pairs(W, W)
+    R2 = reference_sd(model).ravel() ** 2
+    informed = (precision.T @ w[:, 0] > 1 / model.world.prior_sd.ravel() ** 2) & (D > 0)
+    var = (pairs(V, V) + u**2 * R2 * (V * apart**2).sum(axis=0)) / np.where(D > 0, D, 1) ** 2 \
+        + 2 * (u**2 * R2) ** 2
+    return float(var[informed].sum() / R2[informed].sum() ** 2)
+
+
+def noise_variance_se(model, months, sigma: float, month: int) -> float:
+    """The standard error of the noise variance estimate: each month's residual sum of squares
+    has variance 2 sigma^4 df_t (normal noise), and the estimate is sum w_t RSS_t / sum w_t df_t.
+    """
+    lam = model.scenario_config.providers.forgetting
+    df = np.array([len(cell) - np.count_nonzero(np.bincount(cell, weights=e * e) > 0)
+                   for cell, e in months[:month]])
+    w = lam ** np.arange(month - 1, -1, -1)
+    return float(sigma**2 * np.sqrt(2 * (w**2 * df).sum()) / (w * df).sum())
+
+
+@pytest.mark.parametrize("u, control", [(0.1, 0.9), (0.5, 0.5), (0.9, 0.1)])
+def test_the_estimates_are_unbiased_at_the_precision_a_commissioner_has(design, u, control):
+    model, months = design
+    sigma = noise_sd(model, control)
+    rng = np.random.default_rng(int(u * 10))
+    runs = []
+    for _ in range(REPLICATES):
+        effect = model.world.prior_mean + u * reference_sd(model) * rng.standard_normal(model.shape)
+        runs.append(replay(model, months, effect, sigma, rng))
+    for month in MONTHS:
+        moments, noise = (np.array([run[month][i] for run in runs]) for i in (0, 1))
+        se_u2 = np.sqrt(uncertainty_variance(model, months, sigma, u, month) / REPLICATES)
+        assert abs(moments.mean() - u**2) < Z * se_u2, (month, moments.mean(), u**2, se_u2)
+        se_noise = noise_variance_se(model, months, sigma, month) / np.sqrt(REPLICATES)
+        assert abs(noise.mean() - sigma**2) < Z * se_noise, (month, noise.mean(), sigma**2)
+
+
+def test_the_uncertainty_estimate_is_unbiased_when_assessment_errors_repeat():
+    """The model's own noise: a case's assessment error at the end of a month enters that month's
+    change and the next one's (7.4), so consecutive months share noise; months two apart do not.
+    A panel of cases that stay in their cells: the estimate stays unbiased (and so does the noise
+    variance, from within a month). Tolerance: three standard errors of the mean, from the
+    replicates' spread (the shared errors make the analytic variance above inexact).
+    """
+    model = CommissioningModel(scenario=load("context_led", "stable_controllable"), rng=0)
+    w = model.scenario_config.world
+    shock, measurement = shock_sd(w.effect_scale, 0.9), w.measurement_sd
+    sigma = float(np.sqrt(shock**2 + 2 * measurement**2))
+    rng = np.random.default_rng(3)
+    cell = np.repeat(rng.choice(int(np.prod(model.shape)), 60, replace=False), 20)  # 20 cases a cell
+    effort = rng.uniform(0.2, 1.0, len(cell))
+    u, moments, noise = 0.3, [], []
+    for _ in range(REPLICATES):
+        effect = model.world.prior_mean + u * reference_sd(model) * rng.standard_normal(model.shape)
+        com = Commissioner(model, model.shape)
+        error = rng.standard_normal(len(cell))  # each case's last assessment error
+        for _month in range(36):
+            new_error = rng.standard_normal(len(cell))
+            feed(com, model, cell, effort, effect.flat[cell] * effort
+                 + shock * rng.standard_normal(len(cell)) + measurement * (error - new_error), sigma)
+            error = new_error
+        moment, noise_variance = estimates(com, model)
+        moments.append(moment)
+        noise.append(noise_variance)
+    for values, truth in ((np.array(moments), u**2), (np.array(noise), sigma**2)):
+        assert abs(values.mean() - truth) < Z * values.std(ddof=1) / np.sqrt(REPLICATES)
