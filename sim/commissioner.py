@@ -12,7 +12,7 @@ import numpy as np
 
 from sim import beliefs
 from sim.learning import PSEUDO_REPORTS
-from sim.regime import Regime, ebrahim_strategy
+from sim.regime import BOUNDARY, Regime, ebrahim_strategy
 from sim.world import PROFILE
 
 
@@ -271,20 +271,22 @@ class Commissioner(mesa.Agent):
             regime.review(world.segment_mean(self.believed_values()))
 
     def assess_context(self) -> str:
-        """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy.
+        """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy,
+        leaving the strategy in force only where an estimate crosses its boundary by the margin.
 
-        Without enough data for an estimate it assumes the middle of the scale (0.5).
+        Without enough data for an estimate it assumes the middle of the scale (0.5), which keeps
+        the side in force (or, before any, counts as high uncertainty and broad control).
         """
-        world, sc = self.model.world, self.model.scenario_config
+        world, sc, regime = self.model.world, self.model.scenario_config, self.regime
         reference = sc.world.departure_sd * sc.world.effect_scale * np.sqrt(PROFILE)[None] \
             * np.ones(self.reports.shape[:-1])
         self.estimated_uncertainty = estimate_uncertainty(
             self.products, self.reports[..., beliefs.PRECISION], world.prior_sd, reference)
         self.estimated_control = estimate_control(self.residual_ss, self.residual_n,
                                                   sc.world.measurement_sd, sc.world.effect_scale)
-        u = 0.5 if self.estimated_uncertainty is None else self.estimated_uncertainty
-        c = 0.5 if self.estimated_control is None else self.estimated_control
-        return ebrahim_strategy(u, c)
+        u = BOUNDARY if self.estimated_uncertainty is None else self.estimated_uncertainty
+        c = BOUNDARY if self.estimated_control is None else self.estimated_control
+        return ebrahim_strategy(u, c, regime.strategy, regime.settings.context_margin)
 
     def retender(self, providers: list) -> list:
         """Which providers lose their contract: the lowest scorers on the measure (league table).

@@ -1,4 +1,5 @@
-"""Lever 6: the commissioner's estimates of the context at the precision it really has (ODD 7.19).
+"""Lever 6: the commissioner's estimates of the context at the precision it really has, and the
+hysteresis of its strategy (ODD 7.19).
 
 The estimators are tested on synthetic data with known uncertainty and control laid on the
 design that a context-led run really gives its commissioner: which cells it observes each month
@@ -10,12 +11,20 @@ freedom), not set by hand.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from sim import CommissioningModel, beliefs, load
 from sim.commissioner import Commissioner, squared_uncertainty
+from sim.regime import SIDES, ebrahim_strategy, past_boundary
 from sim.world import PROFILE, shock_sd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+
+from context_estimates import BURN_IN, assessments, switches  # noqa: E402
 
 MONTHS = (12, 36, 120)   # when the estimates are checked
 REPLICATES = 30
@@ -181,3 +190,56 @@ def test_the_uncertainty_estimate_is_unbiased_when_assessment_errors_repeat():
         noise.append(noise_variance)
     for values, truth in ((np.array(moments), u**2), (np.array(noise), sigma**2)):
         assert abs(values.mean() - truth) < Z * values.std(ddof=1) / np.sqrt(REPLICATES)
+
+
+# --- hysteresis ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("estimate, was_past, margin, past", [
+    (0.5, None, 0.1, True), (0.49, None, 0.1, False),            # no side yet: the boundary itself
+    (0.55, False, 0.1, False), (0.6, False, 0.1, True),          # from below: 0.5 + margin to cross
+    (0.45, True, 0.1, True), (0.4, True, 0.1, True), (0.39, True, 0.1, False),  # from above
+    (0.5, False, 0.0, True), (0.49, True, 0.0, False),           # no margin: the plain boundary
+])
+def test_past_boundary_keeps_its_side_within_the_margin(estimate, was_past, margin, past):
+    assert past_boundary(estimate, was_past, margin) is past
+
+
+def test_ebrahim_strategy_switches_only_past_the_margin():
+    assert ebrahim_strategy(0.45, 0.2, "emergent", 0.1) == "emergent"
+    assert ebrahim_strategy(0.35, 0.2, "emergent", 0.1) == "niche"
+    assert ebrahim_strategy(0.55, 0.55, "niche", 0.1) == "niche"
+    assert ebrahim_strategy(0.65, 0.65, "niche", 0.1) == "ecosystem"
+    assert ebrahim_strategy(0.45, 0.55, "as set", 0.1) == "integrated"  # first adoption: no margin
+    for name, (high, broad) in SIDES.items():  # a missing estimate (0.5) keeps the strategy
+        assert ebrahim_strategy(0.5, 0.5, name, 0.1) == name
+        assert ebrahim_strategy(0.9 if high else 0.1, 0.9 if broad else 0.1) == name
+
+
+# --- in runs -----------------------------------------------------------------------------------
+
+RUN_SEEDS = range(8)
+MOST = 0.75  # "most of the time": three estimates in four
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return {context: [assessments(context, seed, {}) for seed in RUN_SEEDS]
+            for context in ("complex_uncontrollable", "stable_controllable")}
+
+
+def test_a_context_led_commissioner_puts_uncertainty_on_the_right_side(traces):
+    """After the burn-in (the first assessment, on a year's data, is left out), most estimates of
+    uncertainty in each context are on its side of the 0.5 boundary: above it at 0.9, below at 0.1.
+    """
+    for context, high in (("complex_uncontrollable", True), ("stable_controllable", False)):
+        estimates = np.array([u for rows in traces[context] for month, u, _, _ in rows
+                              if month >= BURN_IN], dtype=float)
+        assert np.mean((estimates >= 0.5) == high) >= MOST, (context, estimates)
+
+
+def test_a_context_led_commissioner_does_not_flip_strategy(traces):
+    """Over 120 months in complex_uncontrollable no run switches back at the next assessment to the
+    strategy it has just left, and none switches more than once after its first adoption."""
+    for rows in traces["complex_uncontrollable"]:
+        changed, back = switches([strategy for *_, strategy in rows])
+        assert back == 0 and changed <= 1, rows
