@@ -77,9 +77,11 @@ class Population:
     Attributes:
         generation: how many times rows have been dropped (exits): a count kept on the rows'
             providers is valid while the generation is unchanged.
-        arrived, resolved, timed_out, unserved: citizens who arrived and who left each way, so far.
+        arrived, resolved, timed_out, discharged, unserved: citizens who arrived and who left each
+            way, so far.
         referred (per row): the month of referral (0 for those present at the start).
         met_at_intake (per row): the case met the measure on its record when a provider took it on.
+        outcome_month (per row): the month its outcome was reported (-1: none yet).
         wellbeing_gained: the wellbeing service caused, so far (7.2).
     """
 
@@ -89,7 +91,8 @@ class Population:
         "paid": (bool, False), "gamed": (bool, False), "waited": (np.int64, False),
         "months_in_service": (np.int64, False),
         "refusals": (np.int64, False), "referred": (np.int64, False),
-        "met_at_intake": (bool, False), "recorded_need": (np.float64, True),
+        "met_at_intake": (bool, False), "outcome_month": (np.int64, False),
+        "recorded_need": (np.float64, True),
         "need": (np.float64, True), "values": (np.float64, True), "effort": (np.float64, True),
     }
 
@@ -104,7 +107,7 @@ class Population:
             setattr(self, name, np.empty((0, n_domains) if wide else 0, dtype=dtype))
         self.next_id = 0
         self.generation = 0
-        self.arrived = self.resolved = self.timed_out = self.unserved = 0.0
+        self.arrived = self.resolved = self.timed_out = self.discharged = self.unserved = 0.0
         self.wellbeing_gained = 0.0
 
     def __len__(self) -> int:
@@ -139,7 +142,7 @@ class Population:
         ids = np.arange(self.next_id, self.next_id + n)
         self.next_id += n
         given = dict(id=ids, segment=segment, need=need, values=values, recorded_need=recorded_need,
-                     status=WAITING, provider=-1, approach=-1, referred=referred)
+                     status=WAITING, provider=-1, approach=-1, referred=referred, outcome_month=-1)
         for name in self.FIELDS:
             buf = self._room(name, old + n)
             buf[old: old + n] = given.get(name, 0)
@@ -199,18 +202,22 @@ class Population:
         self.months_in_service[cases] += 1
         return Living(served, approach, old_need, old_record, gain)
 
-    def exit(self, rules: PopulationSettings, month: int) -> None:
-        """Citizens leave resolved, timed out in service, or unserved after waiting too long (7.20).
+    def exit(self, rules: PopulationSettings, month: int, discharged: np.ndarray | None = None) -> None:
+        """Citizens leave resolved, timed out in service, discharged once their outcome has been paid
+        for (``discharged``, from the payment model), or unserved after waiting too long (7.20).
 
         They stay in the arrays (``LEFT``: no provider, no support, their needs still moving) until
         their follow-up ends, ``followup_months`` after referral; then their rows are dropped.
         """
         resolved = (self.status != LEFT) & (max_last(self.need) < rules.resolved_need)
         timed_out = self.in_service & (self.months_in_service >= rules.max_service_months) & ~resolved
+        discharged = (np.zeros(len(self), bool) if discharged is None
+                      else discharged & self.in_service & ~resolved & ~timed_out)
         unserved = self.waiting & (self.waited >= rules.max_wait_months) & ~resolved
-        leaving = resolved | timed_out | unserved
+        leaving = resolved | timed_out | discharged | unserved
         self.resolved += np.count_nonzero(resolved)
         self.timed_out += np.count_nonzero(timed_out)
+        self.discharged += np.count_nonzero(discharged)
         self.unserved += np.count_nonzero(unserved)
         if leaving.any():
             self.status[leaving], self.provider[leaving], self.approach[leaving] = LEFT, -1, -1

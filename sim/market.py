@@ -248,26 +248,30 @@ class Market:
             return
         value = self.referral_value(rows, slots[owner],
                                     np.array([p.effective_mission for p in takers])[owner],
-                                    np.array([p.slack for p in takers])[owner], outlook)
+                                    np.array([p.thrift for p in takers])[owner], outlook)
         accept = accept_best(value, owner, begin, counts, free)
         self.refuse(rows[~accept], slots[owner[~accept]], intake)
         self.assign(rows[accept], owner[accept], takers, np.bincount(owner[accept], minlength=len(takers)),
                     intake)
 
     def referral_value(self, rows: np.ndarray, slot: np.ndarray, mission: np.ndarray,
-                       slack: np.ndarray, outlook: Outlook) -> np.ndarray:
+                       thrift: np.ndarray, outlook: Outlook) -> np.ndarray:
         """What taking each referred citizen is worth to the provider in ``slot`` (per row, as are
-        its effective ``mission`` and its ``slack``) over its horizon (GBP).
+        its effective ``mission`` and the value of a pound to it, ``thrift``) over its horizon (GBP).
         """
         model = self.model
         pop, sc, regime = model.population, model.scenario_config, model.regime
         seg = pop.segment[rows]
         months = np.full(len(rows), min(sc.providers.horizon, sc.population.max_service_months))
         terms = outlook.terms
+        # a referral meeting the measure already would be a case "met at intake"
+        meets = meets_measure(pop.recorded_need[rows], regime.measure_weights,
+                              regime.settings.measure_threshold)
+        price = regime.payment.outcome_value(seg, regime.payment.closed(np.zeros(len(rows), bool), meets))
         value, _ = plan(outlook.mean[slot, seg], pop.recorded_need[rows], outlook.values[slot, seg],
-                        mission, regime.payment.price(seg), months, terms, slack)
-        monthly = np.maximum(max_last(value), parking_value(mission, terms, slack))
-        fee = terms.payment_scale * regime.settings.payment.attachment_fee / slack
+                        mission, price, months, terms, thrift)
+        monthly = np.maximum(max_last(value), parking_value(mission, terms, thrift))
+        fee = terms.payment_scale * regime.settings.payment.attachment_fee * thrift
         return months * monthly + (1 - mission) * fee
 
     def assign(self, rows: np.ndarray, owner: np.ndarray, takers: list[Provider], counts: np.ndarray,

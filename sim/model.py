@@ -164,7 +164,7 @@ class CommissioningModel(mesa.Model):
         if regime.settings.citizen_voice:
             learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                 np.flatnonzero(pop.in_service), number)
-        month.settlement = reporting.settle(self, month.intake, month.service, month.living)
+        month.settlement = reporting.settle(self, number, month.intake, month.service, month.living)
 
         forum = regime.forum_due(number)
         if regime.settings.open_data or forum:
@@ -174,7 +174,7 @@ class CommissioningModel(mesa.Model):
                 learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                     np.flatnonzero(pop.in_service), number, at_forum=True)
         market.update_missions()
-        pop.exit(sc.population, number)
+        pop.exit(sc.population, number, regime.payment.discharged(pop.outcome_month, number))
 
         self.month = month
         self.measures, self.knowledge_by_slot = measure(self)

@@ -10,7 +10,11 @@ Every payment model answers the same questions, so no other module tests a model
 - ``parked``: what a case still earns while it is parked;
 - ``at_risk``: the share of a provider's income that depends on the measure (its pressure, 7.10);
 - ``clawback``: what is recovered for false outcome reports found out (7.12);
-- ``price``: the outcome price still to be earned on each case (0 where outcomes are not paid).
+- ``price``: the price of an outcome (0 where outcomes are not paid), and ``outcome_value`` what
+  reaching it is worth to a provider's plan (with any sustainment payments it brings);
+- ``closed``: the cases that can earn no further outcome (paid already, or, where outcomes are
+  improvements, meeting the measure when taken on);
+- ``discharged``: the cases whose paid period is over, which a programme closes.
 
 ``PAYMENT_MODELS`` is the one list of models: the scenario schema takes its allowed names from it,
 so a name without a class cannot be given.
@@ -39,6 +43,8 @@ class Bill:
         segment: each citizen's segment.
         in_service: each citizen is in service.
         reported: an outcome was reported for the case this month (truthfully or not).
+        meets: the case meets the measure on its record now.
+        outcome_age: months since the case's outcome was reported (-1: none).
         old_record, new_record: the case record a month ago and now (n, K).
         weights: the measure's weights over domains.
         drift: the expected monthly rise of a need without support.
@@ -50,6 +56,8 @@ class Bill:
     segment: np.ndarray
     in_service: np.ndarray
     reported: np.ndarray
+    meets: np.ndarray
+    outcome_age: np.ndarray
     old_record: np.ndarray
     new_record: np.ndarray
     weights: np.ndarray
@@ -79,9 +87,25 @@ class PaymentModel:
         self.settings = settings
         self.n_segments = n_segments
 
-    def price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
-        """The outcome price still to be earned on cases of ``segment`` (0 once ``paid``)."""
+    def price(self, segment: np.ndarray) -> np.ndarray:
+        """The price of an outcome on cases of ``segment``."""
         return np.zeros(len(segment))
+
+    def outcome_value(self, segment: np.ndarray, closed: np.ndarray | None = None) -> np.ndarray:
+        """What reaching the outcome is still worth to a provider's plan, per case (0 where
+        ``closed``): its price, and any sustainment payments it then brings, expected in full.
+        """
+        return np.zeros(len(segment))
+
+    def closed(self, paid: np.ndarray, met_at_intake: np.ndarray) -> np.ndarray:
+        """Cases that can earn no further outcome: reported already, or, where an outcome is an
+        improvement (``outcome_on_improvement``), meeting the measure when they were taken on.
+        """
+        return paid | met_at_intake if self.settings.outcome_on_improvement else paid
+
+    def discharged(self, outcome_month: np.ndarray, month: int) -> np.ndarray | None:
+        """Cases whose paid period is over this month (None: the model closes no case for it)."""
+        return None
 
     def due(self, bill: Bill) -> np.ndarray:
         """What is owed to each slot this month (before attachment fees and shared risk)."""
@@ -130,13 +154,34 @@ class PaymentByResults(PaymentModel):
             return np.full(self.n_segments, s.outcome_price)
         return s.outcome_price * np.linspace(1.0, s.price_ratio_hardest, self.n_segments)
 
-    def price(self, segment: np.ndarray, paid: np.ndarray | None = None) -> np.ndarray:
-        price = self.prices()[segment]
-        return price if paid is None else np.where(paid, 0.0, price)
+    def price(self, segment: np.ndarray) -> np.ndarray:
+        return self.prices()[segment]
+
+    def outcome_value(self, segment: np.ndarray, closed: np.ndarray | None = None) -> np.ndarray:
+        s = self.settings
+        value = self.prices()[segment] + s.sustainment_price * s.sustainment_months
+        return value if closed is None else np.where(closed, 0.0, value)
+
+    def sustaining(self, bill: Bill) -> np.ndarray:
+        """Cases earning a sustainment payment this month: in service, still meeting the measure,
+        within ``sustainment_months`` after their outcome.
+        """
+        months = self.settings.sustainment_months
+        return bill.in_service & bill.meets & (bill.outcome_age >= 1) & (bill.outcome_age <= months)
 
     def due(self, bill: Bill) -> np.ndarray:
-        return np.bincount(bill.provider[bill.reported], weights=self.per_outcome(bill),
-                           minlength=bill.n_slots)
+        outcomes = np.bincount(bill.provider[bill.reported], weights=self.per_outcome(bill),
+                               minlength=bill.n_slots)
+        if not self.settings.sustainment_price:
+            return outcomes
+        sustained = self.sustaining(bill)
+        return outcomes + self.settings.sustainment_price * np.bincount(bill.provider[sustained],
+                                                                        minlength=bill.n_slots)
+
+    def discharged(self, outcome_month: np.ndarray, month: int) -> np.ndarray | None:
+        if not self.settings.discharge_after_payment:
+            return None
+        return (outcome_month >= 0) & (month - outcome_month >= self.settings.sustainment_months)
 
     def per_outcome(self, bill: Bill) -> np.ndarray:
         return self.price(bill.segment[bill.reported])

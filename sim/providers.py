@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 NEED_HELPED = 0.05  # below this a need is met: effort on it changes nothing a provider can see
 MAX_SLACK = 4.0     # surplus cash beyond four times the reserve adds no further weight to wellbeing
+MIN_THRIFT = 1e-3   # a pound is worth at least this much, even with every deficit covered
 
 
 def effort_response(benefit: np.ndarray, baseline: float, cost: float, substitution: float,
@@ -122,7 +123,7 @@ class Terms:
 
 def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
          outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms,
-         slack: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         thrift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Value and best effort of every approach for every case.
 
     Args:
@@ -133,14 +134,15 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         outcome_price: price still to be earned on the measure for each case (n,), 0 if none.
         months_left: months the provider looks ahead for each case (n,).
         terms: payment terms and costs.
-        slack: how much cash the provider holds beyond its reserve, for each case (n,), at least 1
-            (see ``Provider.slack``); money is worth 1/slack to it, so wellbeing weighs more.
+        thrift: what a pound is worth to the provider, for each case (n,) (``Provider.thrift``):
+            1/slack, less any share of a deficit the commissioner covers; the less a pound is
+            worth, the more wellbeing weighs.
 
     Returns:
-        value (n, A) in GBP per month (money discounted by 1/slack), and effort (n, A, K).
+        value (n, A) in GBP per month (money valued at ``thrift``), and effort (n, A, K).
     """
     w = terms.measure_weights
-    thrift = 1.0 if slack is None else (1.0 / slack)[:, None]  # what a pound is worth to it
+    thrift = 1.0 if thrift is None else thrift[:, None]  # what a pound is worth to it
     m = mission[:, None, None]
     months = np.maximum(months_left, 1)[:, None]
     effect = effect * (need > NEED_HELPED)[:, None, :]  # a need already met cannot fall further
@@ -161,13 +163,13 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     return m[:, :, 0] * wellbeing_part + thrift * money_part, effort
 
 
-def parking_value(mission: np.ndarray, terms: Terms, slack: np.ndarray | None = None) -> np.ndarray:
+def parking_value(mission: np.ndarray, terms: Terms, thrift: np.ndarray | None = None) -> np.ndarray:
     """Value of keeping a case on the books with no real service (GBP per month, as in ``plan``).
 
     A fee still comes in; nothing else does.
     """
     payment = terms.payment.parked()
-    thrift = 1.0 if slack is None else 1.0 / slack
+    thrift = 1.0 if thrift is None else thrift
     return thrift * ((1 - mission) * terms.payment_scale * payment - terms.admin_cost)
 
 
@@ -188,6 +190,7 @@ class Provider(mesa.Agent):
         reserve: the cash it started its contract with (GBP).
         capacity: caseload places.
         regret: cumulative regret of its approach choices since it entered (7.6).
+        in_deficit: its costs exceeded its income last month.
         shared: whether it shared what it learnt at the last exchange.
         ever_shared: whether it shared during this contract.
         sanctioned: whether it was sanctioned this month.
@@ -205,6 +208,7 @@ class Provider(mesa.Agent):
         self.reserve = p.start_cash
         self.capacity = p.capacity
         self.regret = 0.0
+        self.in_deficit = False
         self.shared = False
         self.sanctioned = False
         self.ever_shared = False
@@ -231,6 +235,15 @@ class Provider(mesa.Agent):
         return 1.0 if self.reserve <= 0 else min(max(self.cash / self.reserve, 1.0), MAX_SLACK)
 
     @property
+    def thrift(self) -> float:
+        """What a pound is worth to it in its decisions: ``1 / slack``, less the share of a deficit
+        the commissioner covers (``payment.shared_risk``) when it ran a deficit last month: a pound
+        lost then costs it only the part not covered, so money weighs less against wellbeing.
+        """
+        covered = self.model.regime.settings.payment.shared_risk if self.in_deficit else 0.0
+        return max(1.0 - covered, MIN_THRIFT) / self.slack
+
+    @property
     def caseload(self) -> int:
         return int(self.model.market.caseloads()[self.slot])
 
@@ -249,7 +262,7 @@ class Provider(mesa.Agent):
         n = len(rows)
         return self.model.market.referral_value(rows, np.full(n, self.slot),
                                                 np.full(n, self.effective_mission),
-                                                np.full(n, self.slack), outlook)
+                                                np.full(n, self.thrift), outlook)
 
     def intake(self, outlook: Outlook, intake: Intake) -> None:
         """Take cases from the queue on its own: in order, or (where selection is allowed) the most
@@ -277,6 +290,7 @@ class Provider(mesa.Agent):
     def settle(self, income: float, costs: float) -> None:
         """The month's payment in, its costs out (7.13)."""
         self.cash += income - costs
+        self.in_deficit = income < costs
 
     def update_mission(self, regime: Regime, rate: float) -> None:
         """Mission rises with trust under a shared purpose and falls under punitive management."""

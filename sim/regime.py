@@ -94,6 +94,8 @@ PAYMENT_AND_MARKET = (
     "regime.payment.attachment_fee", "regime.payment.fee_per_month", "regime.payment.grant_per_place",
     "regime.payment.selection_allowed", "regime.payment.budget_per_month",
     "regime.payment.allow_overspend", "regime.payment.audit_rate", "regime.payment.clawback",
+    "regime.payment.outcome_on_improvement", "regime.payment.sustainment_price",
+    "regime.payment.sustainment_months", "regime.payment.discharge_after_payment",
     "regime.league_tables", "regime.contract_months", "regime.retender_rule",
     "regime.referrals_per_place", "regime.replace_share",
 )

@@ -47,7 +47,8 @@ class Settlement:
         return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def settle(model: CommissioningModel, intake: Intake, service: Service, living: Living) -> Settlement:
+def settle(model: CommissioningModel, month: int, intake: Intake, service: Service,
+           living: Living) -> Settlement:
     """Report outcomes (some falsely), pay what is due, audit and claw back, and settle cash.
 
     1. Cases in service that meet the measure on the record and have not been paid for are
@@ -66,8 +67,9 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
     n_slots = len(slots)
     active = np.array([p is not None for p in slots])
     cases = pop.in_service
-    met = cases & meets_measure(pop.recorded_need, regime.measure_weights, settings.measure_threshold)
-    open_cases = cases & ~pop.paid
+    meets = meets_measure(pop.recorded_need, regime.measure_weights, settings.measure_threshold)
+    met = cases & meets
+    open_cases = cases & ~regime.payment.closed(pop.paid, pop.met_at_intake)  # can still be an outcome
     truthful = open_cases & met
     detection = detection_probability(settings.payment.audit_rate, settings.voice_check,
                                       settings.citizen_voice)
@@ -78,11 +80,13 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
     reported = truthful | gamed
     pop.paid |= reported
     pop.gamed |= gamed
+    pop.outcome_month[reported] = month
     per_slot = np.bincount(pop.provider[reported], minlength=n_slots)
     for provider in market.providers:
         provider.contract_outcomes += int(per_slot[provider.slot])
 
-    bill = Bill(n_slots, pop.provider, pop.segment, cases, reported, living.old_record,
+    outcome_age = np.where(pop.outcome_month >= 0, month - pop.outcome_month, -1)
+    bill = Bill(n_slots, pop.provider, pop.segment, cases, reported, meets, outcome_age, living.old_record,
                 pop.recorded_need, regime.measure_weights, model.world.need_drift,
                 np.array([p.capacity if p else 0 for p in slots]))
     due = intake.attachment_due + regime.payment.due(bill)
@@ -94,6 +98,7 @@ def settle(model: CommissioningModel, intake: Intake, service: Service, living: 
     detected = np.zeros(len(pop), bool)
     detected[rows[found]] = True
     pop.paid[detected] = pop.gamed[detected] = False
+    pop.outcome_month[detected] = -1
     clawback = regime.payment.clawback(bill, detected, com.payment_scale)
     com.claw_back(float(clawback.sum()))
     caught = np.bincount(pop.provider[detected], minlength=n_slots)

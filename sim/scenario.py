@@ -185,13 +185,29 @@ class PaymentSettings(Section):
                                  unit="GBP per case-month", ge=0.0, le=1e6)
     grant_per_place: float = field(400.0, "Block grant per caseload place per month.",
                                    unit="GBP per place-month", ge=0.0, le=1e6)
-    selection_allowed: bool = field(False, "Providers may refuse referrals (and so cream).")
+    selection_allowed: bool = field(False, "Providers may refuse referrals (and so cream); false: "
+                                    "mandatory referral, as on the UK Work Programme: referrals are "
+                                    "allocated and cannot be refused, so creaming can only be by "
+                                    "parking.")
     budget_per_month: float = field(250000.0, "The commissioner's budget each month.",
                                     unit="GBP per month", gt=0.0, le=1e12)
     allow_overspend: bool = field(False, "Payments may exceed the monthly budget; otherwise they are "
                                   "scaled down pro rata.")
     audit_rate: float = field(0.05, "Share of reported outcomes audited each month.", ge=0.0, le=1.0)
     clawback: bool = field(True, "Payments for outcomes found to be false are recovered.")
+    outcome_on_improvement: bool = field(
+        True, "An outcome is a case that did not meet the measure when a provider took it on and now "
+        "does, as programmes define one (a job outcome for someone out of work); false: any case "
+        "first meeting the measure in service counts, including those that met it from the start.")
+    sustainment_price: float = field(0.0, "Payment by results: paid for each month a case keeps meeting "
+                                     "the measure after its outcome, up to sustainment_months.",
+                                     unit="GBP per case-month", ge=0.0, le=1e6)
+    sustainment_months: int = field(0, "Payment by results: months after an outcome for which a kept "
+                                    "outcome earns the sustainment price.", unit="months", ge=0, le=120)
+    discharge_after_payment: bool = field(
+        True, "Payment by results: a case leaves service once its outcome (and sustainment period) "
+        "has been paid for, as programmes close a case, instead of staying on the books until it "
+        "times out.")
     shared_risk: float = field(0.0, "Shared responsibility: the share of a provider's monthly deficit "
                                "that the commissioner covers.", ge=0.0, le=1.0)
 

@@ -61,7 +61,7 @@ def test_the_pair_steps_both_regimes_in_lockstep_as_if_each_ran_alone():
 
 def test_both_regimes_face_the_same_world():
     results = Pair(design=small(seed=5)).results()
-    for name in ("citizens", "waiting", "mean_wellbeing", "hardest_wellbeing"):
+    for name in ("citizens", "waiting", "in_service_wellbeing", "in_service_hardest_wellbeing"):
         assert results[0][name].iloc[0] == results[1][name].iloc[0], name
     later = stepped(Pair(design=small(seed=5)), 6).results()
     assert later[0]["mean_wellbeing"].iloc[-1] != later[1]["mean_wellbeing"].iloc[-1]

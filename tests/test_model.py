@@ -183,12 +183,12 @@ def check_step(model: CommissioningModel, budget: float, allow_overspend: bool) 
     pop, m = model.population, model.measures
     active = np.count_nonzero(pop.active)
     # citizens are conserved; everyone left is still followed until their follow-up ends
-    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.unserved
+    assert pop.arrived == active + pop.resolved + pop.timed_out + pop.discharged + pop.unserved
     window = model.scenario_config.population.followup_months
     assert (model.time - pop.referred[~pop.active] <= window).all()
     assert m["followed"] == np.count_nonzero((pop.referred >= 1) & (model.time - pop.referred <= window))
     assert m["arrived_total"] == m["citizens"] + m["resolved_total"] + m["timed_out_total"] \
-        + m["unserved_total"]
+        + m["discharged_total"] + m["unserved_total"]
     assert m["citizens"] == active == m["waiting"] + m["in_service"]
     assert m["in_service"] == m["served"] + m["parked"]
     # money is conserved, and the budget holds unless overspend is allowed
@@ -241,7 +241,8 @@ def test_invariants_hold_every_month(base, fields, seed):
     assert len(df) == 37
     pd.testing.assert_series_equal(
         df["arrived_total"],
-        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["unserved_total"],
+        df["citizens"] + df["resolved_total"] + df["timed_out_total"] + df["discharged_total"]
+        + df["unserved_total"],
         check_names=False)
     assert df["arrived_total"].is_monotonic_increasing and df["spend_total"].is_monotonic_increasing
 

@@ -21,7 +21,7 @@ def test_add_and_keep_match_concatenate_and_filter(chunk, monkeypatch):
         pop.add(seg, need, values, rec)
         new = dict(id=np.arange(start, start + n), segment=seg, need=need, values=values,
                    recorded_need=rec, status=np.full(n, WAITING, np.int8), provider=np.full(n, -1),
-                   approach=np.full(n, -1))
+                   approach=np.full(n, -1), outcome_month=np.full(n, -1))
         for name, (dtype, wide) in Population.FIELDS.items():
             block = new.get(name, np.zeros((n, 4) if wide else n, dtype))
             naive[name] = np.concatenate([naive[name], block])

@@ -148,10 +148,10 @@ def test_common_random_numbers_give_replicate_r_of_every_point_the_same_world(ti
     assert [item.stream for item in sw.expand(spec)] == ([0, 1, 0, 1] if common else [0, 1, 2, 3])
     sw.run_sweep(spec, tmp_path / "store", workers=1, progress=False)
     steps = pd.read_parquet(tmp_path / "store" / "steps")
-    start = steps[steps["month"] == 0].set_index("run")["mean_wellbeing"].sort_index()
+    start = steps[steps["month"] == 0].set_index("run")["in_service_wellbeing"].sort_index()
     assert start[0] != start[1]  # two replicates: two worlds
     assert (start[0] == start[2] and start[1] == start[3]) == common
-    last = steps[steps["month"] == steps["month"].max()].set_index("run")["mean_wellbeing"]
+    last = steps[steps["month"] == steps["month"].max()].set_index("run")["in_service_wellbeing"]
     assert last[0] != last[2]  # the same world, different providers' purpose: different outcomes
 
 
