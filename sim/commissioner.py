@@ -10,7 +10,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import beliefs
+from sim import beliefs, gaming
 from sim.learning import PSEUDO_REPORTS
 from sim.regime import BOUNDARY, Regime, ebrahim_strategy
 from sim.world import PROFILE
@@ -232,20 +232,27 @@ class Commissioner(mesa.Agent):
         self.payment_scale = float(paid.sum() / due.sum() if due.sum() > 0 else 1.0)
         return paid
 
-    def audit(self, reported: np.ndarray, gamed: np.ndarray) -> np.ndarray:
-        """Which of this month's false reports it finds (7.12): it audits a share of the reports
-        (each audit charged), and citizens' own reports expose some false ones where voice is
-        collected.
+    def audit(self, reported: np.ndarray, change: np.ndarray) -> np.ndarray:
+        """Which of this month's false reports it finds (7.12), domain by domain: it audits a share
+        of the reports (each audit charged) and finds each falsified domain of an audited report
+        with ``gaming.domain_detection``; where voice is collected, the citizen's own report
+        contradicts each falsified domain with ``voice_check`` times that chance.
 
         Args:
             reported: the rows reported this month (true and false).
-            gamed: which of those reports are false (one per reported row).
+            change: how each reported row's record was falsified (len(reported), K); 0 if true.
         """
         settings, rng = self.regime.settings, self.model.rng
         audited = rng.random(len(reported)) < settings.payment.audit_rate
         self.charge(self.model.scenario_config.costs.audit_cost * np.count_nonzero(audited))
-        exposed = settings.citizen_voice & (rng.random(len(reported)) < settings.voice_check)
-        return gamed & (audited | exposed)
+        false = np.flatnonzero(change.any(axis=1))
+        q = gaming.domain_detection(change[false], settings.payment.audit_resolution)
+        found = (rng.random(q.shape) < q).any(axis=1) & audited[false]
+        if settings.citizen_voice:
+            found |= (rng.random(q.shape) < settings.voice_check * q).any(axis=1)
+        detected = np.zeros(len(reported), bool)
+        detected[false[found]] = True
+        return detected
 
     def claw_back(self, amount: float) -> None:
         self.spent -= amount

@@ -41,6 +41,9 @@ class Evidence:
 
     Attributes:
         own: what each slot's provider has seen itself (P, S, A, K, 2).
+        falsified: what its falsified records add to what it has seen (information only: a
+            falsified record claims a larger fall than the case made; 7.10). Its records, which
+            it reports and shares, are ``own + falsified``; its own beliefs rest on ``own``.
         external: what it has received from others.
         contributed: what it has put into the pool.
         reported: what it has reported to the commissioner.
@@ -52,6 +55,7 @@ class Evidence:
     def __init__(self, n_slots: int, shape: tuple[int, int, int]) -> None:
         cells = (n_slots, *shape)
         self.own = beliefs.empty(cells)
+        self.falsified = beliefs.empty(cells)
         self.external = beliefs.empty(cells)
         self.contributed = beliefs.empty(cells)
         self.reported = beliefs.empty(cells)
@@ -62,15 +66,19 @@ class Evidence:
 
     def clear(self, slot: int) -> None:
         """An entrant in ``slot`` starts with only the published evidence."""
-        for arr in (self.own, self.external, self.contributed, self.reported, self.voice_sum,
-                    self.voice_n):
+        for arr in (self.own, self.falsified, self.external, self.contributed, self.reported,
+                    self.voice_sum, self.voice_n):
             arr[slot] = 0.0
 
     def forget(self, factor: float) -> None:
         """Old evidence fades: every statistic is multiplied by ``factor`` (4.4 forgetting)."""
-        for arr in (self.own, self.external, self.contributed, self.reported, self.pool,
+        for arr in (self.own, self.falsified, self.external, self.contributed, self.reported, self.pool,
                     self.voice_sum, self.voice_n):
             arr *= factor
+
+    def records(self, slot: int) -> np.ndarray:
+        """What a slot's records say it has seen: its own observations and its falsifications."""
+        return self.own[slot] + self.falsified[slot]
 
     def posterior(self, world: World, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """Each slot's posterior mean and sd over the effects (P, S, A, K)."""
@@ -92,6 +100,7 @@ class Outlook:
         hypothesis: what each slot plans effort on: the mean, or (exploring providers) one draw.
         values: what each slot believes each segment values (P, S, K).
         terms: the month's payment terms and costs.
+        stakes: what one more outcome on its score is worth to each slot's standing (P,), GBP.
     """
 
     mean: np.ndarray
@@ -99,19 +108,21 @@ class Outlook:
     hypothesis: np.ndarray
     values: np.ndarray
     terms: Terms
+    stakes: np.ndarray
 
 
 def outlook(evidence: Evidence, world: World, regime: Regime, scenario: Scenario,
-            payment_scale: float, rng: np.random.Generator) -> Outlook:
+            payment_scale: float, stakes: np.ndarray, rng: np.random.Generator) -> Outlook:
     """Each provider's posterior, its value estimates and this month's terms (3, step 5).
 
-    ``payment_scale`` is last month's pro-rata payment factor, which providers expect to continue.
+    ``payment_scale`` is last month's pro-rata payment factor, which providers expect to continue;
+    ``stakes`` what an outcome is worth to each slot's standing (``Market.outcome_stakes``).
     """
     mean, sd = evidence.posterior(world, regime.settings.prior_weight)
     # the month's working hypothesis: what an exploring provider plans effort on
     hypothesis = beliefs.sample(mean, sd, rng) if scenario.providers.explore else mean
     terms = Terms.now(scenario, regime, world.obs_sd, payment_scale)
-    return Outlook(mean, sd, hypothesis, evidence.values(world), terms)
+    return Outlook(mean, sd, hypothesis, evidence.values(world), terms, stakes)
 
 
 def learnable(served: np.ndarray, recorded: np.ndarray, need_before: np.ndarray,
@@ -128,8 +139,26 @@ def learnable(served: np.ndarray, recorded: np.ndarray, need_before: np.ndarray,
             & (need_before < 1.0 - room - drift))
 
 
+@dataclass(frozen=True)
+class Observations:
+    """What providers observed this month, to learn from and to report (one entry per case and
+    domain observed).
+
+    Attributes:
+        rows: the case's row in the population.
+        domain: the domain observed.
+        effort: the effort behind the observation.
+        cell: its flat index in the (P, S, A, K) evidence cells.
+    """
+
+    rows: np.ndarray
+    domain: np.ndarray
+    effort: np.ndarray
+    cell: np.ndarray
+
+
 def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world: World,
-          regime: Regime, costs: Costs, living: Living, outlook: Outlook, month: int) -> None:
+          regime: Regime, costs: Costs, living: Living, outlook: Outlook, month: int) -> Observations:
     """Providers learn from assessed changes on the domains they record; reports go up (7.4, 7.8).
 
     The change is measured between two outcome assessments, whose errors are independent of the
@@ -164,6 +193,37 @@ def learn(evidence: Evidence, commissioner: Commissioner, pop: Population, world
                                  e[to_com])
     # the case-level data behind the reports: every case in service, on every covered domain
     commissioner.charge(costs.case_data_cost * np.count_nonzero(pop.in_service) * int(covered.sum()))
+    return Observations(rows, k, e, cell)
+
+
+def spread_falsification(evidence: Evidence, commissioner: Commissioner, regime: Regime,
+                         observed: Observations, change: np.ndarray, sigma: float) -> None:
+    """Falsified records flow on (7.10): where a falsified case was observed this month on a
+    falsified domain, its records claim a fall larger by the change, so what it reports on covered
+    domains (to the commissioner) and what it shares at forums carry the extra information
+    ``effort * change / sigma^2``; the provider's own beliefs do not.
+
+    Args:
+        evidence: what providers know and share.
+        commissioner: the commissioner, whose reports on covered domains carry the falsification.
+        regime: the regime in force (which domains the commissioner's data covers).
+        observed: this month's observations.
+        change: each population row's falsification this month (n, K); 0 where none.
+        sigma: the noise sd agents assume in one observation.
+    """
+    extra = change[observed.rows, observed.domain]
+    if not extra.any():
+        return
+    shape = evidence.own.shape[:-1]
+    size = int(np.prod(shape))
+    info = np.bincount(observed.cell, weights=observed.effort * extra, minlength=size) / sigma**2
+    falsified = np.zeros((size, 2))
+    falsified[:, beliefs.INFORMATION] = info
+    falsified = falsified.reshape(*shape, 2)
+    evidence.falsified += falsified
+    reports = falsified * regime.covered[:, None]
+    evidence.reported += reports
+    commissioner.reports += reports.sum(axis=0)
 
 
 def sum_rows(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
@@ -216,9 +276,10 @@ def exchange(evidence: Evidence, commissioner: Commissioner, providers: list[Pro
     sharers = [p for p in providers if p.will_share()]
     for p in providers:
         p.shared = p in sharers
-    for p in sharers:
-        evidence.pool += evidence.own[p.slot] - evidence.contributed[p.slot]
-        evidence.contributed[p.slot] = evidence.own[p.slot]
+    for p in sharers:  # a provider shares its records: what it saw, and what it falsified
+        records = evidence.records(p.slot)
+        evidence.pool += records - evidence.contributed[p.slot]
+        evidence.contributed[p.slot] = records
         p.ever_shared = True
     receivers = providers if settings.open_data else sharers
     covered = regime.covered[:, None]

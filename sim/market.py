@@ -70,6 +70,44 @@ def referral_blocks(free: np.ndarray, selection_allowed: bool, referrals_per_pla
     return begin, end - begin
 
 
+MIN_SCORE_SPREAD = 0.02  # the least spread of scores providers allow for (a few outcomes in 100 cases)
+
+
+def standing_stakes(scores: np.ndarray, cases: np.ndarray, at_risk: np.ndarray, replace_share: float,
+                    contract_value: float, league_tables: bool, reputation_value: float) -> np.ndarray:
+    """What one more outcome on its score is worth to each provider (GBP): its stake in its
+    standing (7.14).
+
+    Re-tendering replaces the lowest scorers (``replace_share`` of those ``at_risk``), so an
+    outcome lowers a provider's chance of losing its contract, worth ``contract_value``, by the
+    density of that chance at its score, read from a normal spread of its peers' scores around the
+    cut-off. Where league tables make the ranking public, an outcome also lifts its rank, worth
+    ``reputation_value`` from bottom to top. One outcome moves the score by 1 / cases.
+
+    Args:
+        scores: each provider's score this contract (outcomes per case taken).
+        cases: each provider's cases taken this contract.
+        at_risk: which providers the re-tendering rule could replace.
+        replace_share: share of providers replaced at re-tendering.
+        contract_value: what losing the contract costs a provider (GBP).
+        league_tables: whether the ranking is public.
+        reputation_value: what moving from the bottom to the top of a public ranking is worth (GBP).
+    """
+    from scipy.stats import norm
+
+    per_outcome = 1.0 / np.maximum(cases, 1)
+    stake = np.zeros(len(scores))
+    if len(scores) < 2:
+        return stake
+    spread = max(float(np.std(scores)), MIN_SCORE_SPREAD)
+    if at_risk.any() and replace_share > 0:
+        cutoff = np.quantile(scores[at_risk], replace_share)
+        stake += at_risk * contract_value * norm.pdf((scores - cutoff) / spread) / spread
+    if league_tables:
+        stake += reputation_value * norm.pdf((scores - scores.mean()) / spread) / spread
+    return stake * per_outcome
+
+
 def accept_best(value: np.ndarray, owner: np.ndarray, begin: np.ndarray, counts: np.ndarray,
                 free: np.ndarray) -> np.ndarray:
     """Which offers are accepted: each taker's best ``free`` offers (ties in referral order, as a
@@ -177,6 +215,25 @@ class Market:
             provider.contract_outcomes = provider.contract_cases = 0
             provider.ever_shared = False
 
+    def outcome_stakes(self) -> np.ndarray:
+        """Each slot's stake in its standing per outcome this month (GBP; 0 for an empty slot):
+        what an outcome on its score is worth through re-tendering and public ranking.
+        """
+        providers, settings = self.providers, self.model.regime.settings
+        p = self.model.scenario_config.providers
+        stakes = np.zeros(len(self.slots))
+        if not providers:
+            return stakes
+        scores = np.array([q.contract_outcomes / max(q.contract_cases, 1) for q in providers])
+        cases = np.array([q.contract_cases for q in providers])
+        rule = settings.retender_rule
+        at_risk = np.array([rule == "replace_bottom" or (rule == "keep_learners" and not q.ever_shared)
+                            for q in providers])
+        stakes[[q.slot for q in providers]] = standing_stakes(
+            scores, cases, at_risk, settings.replace_share, p.contract_value, settings.league_tables,
+            p.reputation_value)
+        return stakes
+
     def update_missions(self) -> None:
         """Every provider's mission moves with trust and management (7.16)."""
         regime, rate = self.model.regime, self.model.scenario_config.providers.mission_rate
@@ -267,9 +324,11 @@ class Market:
         # a referral meeting the measure already would be a case "met at intake"
         meets = meets_measure(pop.recorded_need[rows], regime.measure_weights,
                               regime.settings.measure_threshold)
-        price = regime.payment.outcome_value(seg, regime.payment.closed(np.zeros(len(rows), bool), meets))
+        closed = regime.payment.closed(np.zeros(len(rows), bool), meets)
+        price = regime.payment.outcome_value(seg, closed)
+        stake = np.where(closed, 0.0, outlook.stakes[slot])
         value, _ = plan(outlook.mean[slot, seg], pop.recorded_need[rows], outlook.values[slot, seg],
-                        mission, price, months, terms, thrift)
+                        mission, price, months, terms, thrift, stake)
         monthly = np.maximum(max_last(value), parking_value(mission, terms, thrift))
         fee = terms.payment_scale * regime.settings.payment.attachment_fee * thrift
         return months * monthly + (1 - mission) * fee

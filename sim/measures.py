@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from sim import beliefs
-from sim.citizens import meets_measure
 
 if TYPE_CHECKING:
     from sim.citizens import Population
@@ -124,17 +123,20 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
             **COUNT, kind="total"),
     Measure("unserved_total", "Citizens who left unserved after waiting too long, so far", **COUNT,
             kind="total", better="lower"),
-    Measure("measure_value", "Paid-for measure as reported: share of cases meeting it", **SHARE,
-            undefined_when="nobody is in service"),
-    Measure("true_outcome", "The same threshold on true wellbeing: share of cases meeting it",
-            **SHARE, better="higher", undefined_when="nobody is in service"),
+    Measure("measure_value", "Paid-for measure as reported: share of everyone referred with an "
+            "outcome on the books", **SHARE, undefined_when=FOLLOWED),
+    Measure("true_outcome", "The same threshold on true wellbeing: share of everyone referred "
+            "meeting it now", **SHARE, better="higher", undefined_when=FOLLOWED),
     Measure("goodhart_gap", "Goodhart gap: reported measure minus the same threshold on true "
-            "wellbeing", "share of cases", -1.0, 1.0, better="lower",
-            undefined_when="nobody is in service"),
+            "wellbeing, of everyone referred", "share of citizens", -1.0, 1.0, better="lower",
+            undefined_when=FOLLOWED),
     Measure("gaming_rate", "Share of outcome reports that are false", **SHARE, kind="flow",
             better="lower", undefined_when="no outcome was reported this month"),
     Measure("false_reports", "False outcome reports", "reports a month", 0.0, kind="flow",
             better="lower"),
+    Measure("false_report_rate", "False outcome reports per case that missed the measure",
+            **SHARE, kind="flow", better="lower",
+            undefined_when="no case could have been reported falsely this month"),
     Measure("detected_gaming", "False outcome reports found out", "reports a month", 0.0,
             kind="flow"),
     *(Measure(f"{knower}_knowledge{suffix}", label + words, **kind,
@@ -277,9 +279,10 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
     cases = pop.in_service
     served = cases & ~pop.parked
     tau = regime.settings.measure_threshold
-    met = meets_measure(pop.recorded_need, regime.measure_weights, tau)
-    measure_value = share(cases, met | pop.gamed)
-    true_value = share(cases, wellbeing >= 1.0 - tau)
+    # the official figure against the truth, for the same people: everyone referred, as in a survey
+    # beside the official figures (an outcome on the books stays counted after discharge)
+    measure_value = share(followed, pop.paid)
+    true_value = share(followed, wellbeing >= 1.0 - tau)
     spent = com.spent
     intake, settlement = month.intake, month.settlement
     cohorts = cohort_wellbeing(pop, wellbeing, month.number, world.n_segments)
@@ -315,6 +318,8 @@ def measure(model: CommissioningModel) -> tuple[dict[str, float], np.ndarray]:
         "gaming_rate": (settlement.false_reports / settlement.reports if settlement.reports
                         else np.nan),
         "false_reports": settlement.false_reports,
+        "false_report_rate": (settlement.false_reports / settlement.unmet if settlement.unmet
+                              else np.nan),
         "detected_gaming": settlement.detected,
     }
     for i, age in enumerate(COHORT_AGES):

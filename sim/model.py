@@ -34,7 +34,7 @@ from mesa.experimental.scenarios import Scenario as MesaScenario
 from sim import learning, reporting, service
 from sim.citizens import Citizen, Living, Population
 from sim.commissioner import Commissioner
-from sim.learning import Evidence, Outlook
+from sim.learning import Evidence, Observations, Outlook
 from sim.market import Intake, Market
 from sim.measures import measure
 from sim.providers import Provider
@@ -58,6 +58,7 @@ class Month:
         intake: who was referred, refused and taken on (``market.Intake``).
         service: each slot's costs (``service.Service``).
         living: what the month of needs handed on (``citizens.Living``).
+        observed: what providers observed and reported (``learning.Observations``).
         settlement: reports, payments, audits (``reporting.Settlement``).
     """
 
@@ -67,6 +68,7 @@ class Month:
     outlook: Outlook | None = None
     service: Service | None = None
     living: Living | None = None
+    observed: Observations | None = None
 
 
 class RunScenario(MesaScenario):
@@ -155,16 +157,18 @@ class CommissioningModel(mesa.Model):
         market.fill_empty_slots()
 
         month = Month(number, Intake.open(len(pop), len(market.slots), world.n_segments))
-        month.outlook = learning.outlook(evidence, world, regime, sc, com.payment_scale, self.rng)
+        month.outlook = learning.outlook(evidence, world, regime, sc, com.payment_scale,
+                                         market.outcome_stakes(), self.rng)
         market.intake(self.intake_order(), month.outlook, month.intake)
         month.service = service.serve(self, month.outlook)
 
         month.living = pop.live(world, number)
-        learning.learn(evidence, com, pop, world, regime, sc.costs, month.living, month.outlook, number)
+        month.observed = learning.learn(evidence, com, pop, world, regime, sc.costs, month.living,
+                                        month.outlook, number)
         if regime.settings.citizen_voice:
             learning.hear_voice(evidence, com, pop, world, regime, sc.costs, market.providers,
                                 np.flatnonzero(pop.in_service), number)
-        month.settlement = reporting.settle(self, number, month.intake, month.service, month.living)
+        month.settlement = reporting.settle(self, number, month)
 
         forum = regime.forum_due(number)
         if regime.settings.open_data or forum:

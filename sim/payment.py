@@ -71,6 +71,29 @@ def reach_probability(gap: np.ndarray, monthly_fall: np.ndarray, months: np.ndar
     return ndtr((months * monthly_fall - gap) / (sigma * np.sqrt(months)))
 
 
+def reach_marginal(effect: np.ndarray, value: np.ndarray, gap: np.ndarray, months: np.ndarray,
+                   terms: Terms) -> np.ndarray:
+    """How much one more unit of effort raises the expected worth of reaching the measure in time,
+    per case, approach and domain (n, A, K): ``value`` (n,) times the slope of the chance of
+    reaching it, at baseline effort.
+    """
+    w = terms.measure_weights
+    fall0 = (effect * terms.baseline_effort) @ w - terms.drift
+    z0 = (months * fall0 - gap) / (terms.sigma * np.sqrt(months))
+    density = np.exp(-0.5 * z0**2) / np.sqrt(2 * np.pi)
+    slope = (value[:, None] * density / (terms.sigma * np.sqrt(months)))[..., None]
+    return slope * effect * w
+
+
+def reach_expected(effect: np.ndarray, effort: np.ndarray, value: np.ndarray, gap: np.ndarray,
+                   months: np.ndarray, terms: Terms) -> np.ndarray:
+    """The expected worth of reaching the measure in time, per month (n, A): ``value`` times the
+    chance of reaching it under ``effort``, spread over the months.
+    """
+    fall = (effect * effort) @ terms.measure_weights - terms.drift
+    return value[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
+
+
 class PaymentModel:
     """A way of paying providers; the base class pays nothing for outcomes and claws nothing back.
 
@@ -187,17 +210,10 @@ class PaymentByResults(PaymentModel):
         return self.price(bill.segment[bill.reported])
 
     def marginal(self, effect, price, gap, months, terms):
-        # the slope of the chance of reaching the threshold in time, at baseline effort
-        w = terms.measure_weights
-        fall0 = (effect * terms.baseline_effort) @ w - terms.drift
-        z0 = (months * fall0 - gap) / (terms.sigma * np.sqrt(months))
-        density = np.exp(-0.5 * z0**2) / np.sqrt(2 * np.pi)
-        pay_slope = (price[:, None] * density / (terms.sigma * np.sqrt(months)))[..., None]
-        return pay_slope * effect * w
+        return reach_marginal(effect, price, gap, months, terms)
 
     def expected(self, effect, effort, price, gap, months, terms):
-        fall = (effect * effort) @ terms.measure_weights - terms.drift
-        return price[:, None] * reach_probability(gap, fall, months, terms.sigma) / months
+        return reach_expected(effect, effort, price, gap, months, terms)
 
     def clawback(self, bill: Bill, detected: np.ndarray, scale: float) -> np.ndarray:
         if not self.settings.clawback:

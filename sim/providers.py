@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 from sim.arrays import sum_last
-from sim.payment import PaymentModel
+from sim.payment import PaymentModel, reach_expected, reach_marginal
 from sim.world import APPROACH_COST
 
 if TYPE_CHECKING:
@@ -58,19 +58,6 @@ def effort_cost(effort: np.ndarray, baseline: float, cost: float, substitution: 
     return 0.5 * cost * ((1.0 - d) * sum_last(x * x) + d * sum_last(x) ** 2)
 
 
-def gaming_probability(propensity: float, pressure: np.ndarray, mission: np.ndarray,
-                       detection: float) -> np.ndarray:
-    """Monthly chance of reporting a false outcome: more under pressure, less with mission, and
-    deterred by the chance that a false report is found out.
-    """
-    return propensity * pressure * (1.0 - mission) * (1.0 - detection)
-
-
-def detection_probability(audit_rate: float, voice_check: float, citizen_voice: bool) -> float:
-    """Chance that a false outcome report is found: by an audit, or by citizens' own reports."""
-    return 1.0 - (1.0 - audit_rate) * (1.0 - (voice_check if citizen_voice else 0.0))
-
-
 def next_mission(mission: float, founding: float, shared_purpose: float, trust: float,
                  punitive: float, rate: float) -> float:
     """One month of mission: pulled up towards 1 by a shared purpose (as far as trust allows), and
@@ -80,13 +67,6 @@ def next_mission(mission: float, founding: float, shared_purpose: float, trust: 
     pull_up = shared_purpose * trust * (1.0 - mission)
     pull_down = punitive * max(mission - founding / 2, 0.0)
     return min(max(mission + rate * (pull_up - pull_down), 0.0), 1.0)  # np.clip, without its overhead
-
-
-def pressure(payment_at_risk: float, league_tables: bool, cash_stress: float) -> float:
-    """Pressure on each provider in [0, 1]: the share of income at risk, amplified by public
-    rankings and by a cash reserve below half its starting level (each adds a third).
-    """
-    return payment_at_risk * (1.0 + float(league_tables) + cash_stress) / 3.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +103,8 @@ class Terms:
 
 def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.ndarray,
          outcome_price: np.ndarray, months_left: np.ndarray, terms: Terms,
-         thrift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         thrift: np.ndarray | None = None, stake: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
     """Value and best effort of every approach for every case.
 
     Args:
@@ -137,6 +118,8 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
         thrift: what a pound is worth to the provider, for each case (n,) (``Provider.thrift``):
             1/slack, less any share of a deficit the commissioner covers; the less a pound is
             worth, the more wellbeing weighs.
+        stake: what the case reaching the measure is worth to the provider's standing (n,): its
+            contract and public rank (``market.standing_stakes``), whatever the payment model.
 
     Returns:
         value (n, A) in GBP per month (money valued at ``thrift``), and effort (n, A, K).
@@ -153,11 +136,16 @@ def plan(effect: np.ndarray, need: np.ndarray, values: np.ndarray, mission: np.n
     benefit = m * gain_per_effort
     if pay_per_effort is not None:
         benefit += money * (1 - m) * (terms.payment_scale * pay_per_effort)
+    staked = stake is not None and bool(stake.any())
+    if staked:  # the measure also matters to its standing: the contract and the public ranking
+        benefit += money * (1 - m) * reach_marginal(effect, stake, gap, months, terms)
     effort = effort_response(benefit, terms.baseline_effort, money * terms.effort_cost,
                              terms.substitution, terms.max_effort)
     wellbeing_part = sum_last(gain_per_effort * effort)
     payment = terms.payment.expected(effect, effort, outcome_price, gap, months, terms)
     payment = terms.payment_scale * payment
+    if staked:
+        payment = payment + reach_expected(effect, effort, stake, gap, months, terms)
     money_part = ((1 - m[:, :, 0]) * payment - APPROACH_COST - terms.admin_cost
                   - effort_cost(effort, terms.baseline_effort, terms.effort_cost, terms.substitution))
     return m[:, :, 0] * wellbeing_part + thrift * money_part, effort
@@ -178,7 +166,7 @@ class Provider(mesa.Agent):
 
     Its decisions are its own methods, each vectorised over its cases (the model's month runs
     every provider's at once, through the same functions): ``value_referrals`` and ``intake``
-    (whom to take, 7.7), ``serve`` (approach, effort, parking, 7.5-7.6), ``false_report_chance``
+    (whom to take, 7.7), ``serve`` (approach, effort, parking, 7.5-7.6), ``false_reports``
     (gaming, 7.10), ``will_share`` (7.15) and ``update_mission`` (7.16).
 
     Attributes:
@@ -276,12 +264,13 @@ class Provider(mesa.Agent):
 
         return float(serve(self.model, outlook, self.cases()).costs[self.slot])
 
-    def false_report_chance(self, regime: Regime, detection: float) -> float:
-        """Monthly chance of reporting a false outcome for one of its cases that missed the measure."""
-        stress = float(self.cash < self.reserve / 2)
-        strain = pressure(regime.payment.at_risk, regime.settings.league_tables, stress)
-        return gaming_probability(self.model.scenario_config.providers.gaming_propensity, strain,
-                                  self.mission, detection)
+    def false_reports(self, rows: np.ndarray, outlook: Outlook) -> tuple[np.ndarray, np.ndarray]:
+        """Which of its cases ``rows`` that miss the measure it reports falsely this month, and how
+        it changes their records (``reporting.false_reports``, 7.10).
+        """
+        from sim.reporting import false_reports  # reporting builds on the provider's decisions
+
+        return false_reports(self.model, rows, outlook)
 
     def will_share(self) -> bool:
         """Share at a forum when trust makes it worth it."""

@@ -138,9 +138,23 @@ class Providers(Section):
                               "cost only this).", unit="GBP per month", ge=0.0, le=1e5)
     forgetting: float = field(0.95, "Monthly weight kept on old observations in every posterior "
                               "(1 = never forget; lower tracks drift faster).", ge=0.5, le=1.0)
-    gaming_propensity: float = field(0.03, "Monthly chance of reporting a false outcome for a case that "
-                                     "missed the measure, for a provider at full pressure and zero "
-                                     "mission.", unit="per case-month", ge=0.0, le=1.0)
+    gaming_propensity: float = field(0.03, "Share of the cases that miss the measure whose records a "
+                                     "provider could falsify in a month (its opportunity: whether it "
+                                     "does is its decision, weighing gain against risk and "
+                                     "integrity).", unit="per case-month", ge=0.0, le=1.0)
+    integrity_cost: float = field(3000.0, "What falsifying an outcome record costs a fully "
+                                  "mission-driven provider in its own terms (not lying to its "
+                                  "commissioner), weighed against the money a false report brings; "
+                                  "a provider bears it in proportion to its mission.",
+                                  unit="GBP per false report", ge=0.0, le=1e7)
+    contract_value: float = field(100000.0, "What losing its contract at re-tendering costs a "
+                                  "provider: the surplus and the work it would lose. Each outcome on "
+                                  "its score lowers its chance of losing it.", unit="GBP",
+                                  ge=0.0, le=1e9)
+    reputation_value: float = field(50000.0, "Where league tables are public, what rising from the "
+                                    "bottom to the top of the ranking is worth to a provider (its "
+                                    "standing with funders and in future tenders).", unit="GBP",
+                                    ge=0.0, le=1e9)
     initial_trust: float = field(0.5, "Trust between the commissioner and a provider when a contract "
                                  "starts.", ge=0.0, le=1.0)
     trust_gain: float = field(0.06, "Rise of trust (towards 1) at each learning forum a provider "
@@ -194,6 +208,11 @@ class PaymentSettings(Section):
     allow_overspend: bool = field(False, "Payments may exceed the monthly budget; otherwise they are "
                                   "scaled down pro rata.")
     audit_rate: float = field(0.05, "Share of reported outcomes audited each month.", ge=0.0, le=1.0)
+    audit_resolution: float = field(0.2, "How large a falsification an audit (or a citizen's own "
+                                    "report) sees: a recorded score lowered by this much is found "
+                                    "two times in three (1 - 1/e), smaller changes pass for honest "
+                                    "error more often (assumed: a fifth of the need scale).",
+                                    unit="need", ge=0.001, le=1.0)
     clawback: bool = field(True, "Payments for outcomes found to be false are recovered.")
     outcome_on_improvement: bool = field(
         True, "An outcome is a case that did not meet the measure when a provider took it on and now "

@@ -67,8 +67,9 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
     thrift = np.array([p.thrift if p else 1.0 for p in slots])[slot]
     months = np.minimum(sc.providers.horizon,
                         sc.population.max_service_months - pop.months_in_service[cases])
-    price = regime.payment.outcome_value(seg, regime.payment.closed(pop.paid[cases],
-                                                                     pop.met_at_intake[cases]))
+    closed = regime.payment.closed(pop.paid[cases], pop.met_at_intake[cases])
+    price = regime.payment.outcome_value(seg, closed)
+    stake = np.where(closed, 0.0, outlook.stakes[slot])
     values = outlook.values[slot, seg]
     need = pop.recorded_need[cases]
     terms = outlook.terms
@@ -81,7 +82,8 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
             (np.count_nonzero(c), *outlook.mean.shape[2:]))
 
         def value_of(effect: np.ndarray) -> np.ndarray:
-            return plan(effect, need[c], values[c], mission[c], price[c], months[c], terms, thrift[c])[0]
+            return plan(effect, need[c], values[c], mission[c], price[c], months[c], terms, thrift[c],
+                        stake[c])[0]
 
         chosen = value_of(sample).argmax(axis=1)
         pop.approach[cases[c]] = chosen
@@ -92,7 +94,7 @@ def serve(model: CommissioningModel, outlook: Outlook, cases: np.ndarray | None 
 
     approach = pop.approach[cases]
     value, effort = plan(outlook.hypothesis[slot, seg], need, values, mission, price, months, terms,
-                         thrift)
+                         thrift, stake)
     # parking is a decision about the case: no approach is believed worth its cost
     parked = max_last(value) < parking_value(mission, terms, thrift)
     effort = np.where(parked[:, None], 0.0, effort[np.arange(len(cases)), approach])

@@ -76,7 +76,7 @@ def test_a_new_lever_rebuilds_only_its_side_and_replays_it_to_the_current_month(
     assert pair.runs[0] is a and pair.runs[1] is not b
     assert pair.month == 5 and pair.runs[1].time == 5.0
     pd.testing.assert_frame_equal(pair.results()[1], alone(changed, 1, 5))
-    assert not pair.results()[1][m.MEASURE_VALUE.name].equals(before[m.MEASURE_VALUE.name])
+    assert not pair.results()[1][m.PARKED.name].equals(before[m.PARKED.name])  # providers act on it
     assert pair.labels()[1] == "B: learning_oriented, 1 field changed"
 
 

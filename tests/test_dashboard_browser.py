@@ -223,15 +223,15 @@ def test_changing_a_lever_changes_the_running_model(dashboard):
     for _ in range(3):
         dashboard.step()
     before = dashboard.table()
-    gap = "Goodhart gap"
     dashboard.page.get_by_text("4. Develop legitimate measures").click()
     dashboard.select("measure", "threshold")
     dashboard.page.get_by_text("B: learning_oriented, 1 field changed").first.wait_for(timeout=WAIT_MS)
     after = dashboard.table()
     assert dashboard.month() == 3  # the running pair, not a new one at month 0
     assert after[""][1] == "B: learning_oriented, 1 field changed"
-    assert after[gap][1] != before[gap][1]  # B now pays on a threshold: another measure
-    assert after[gap][0] == before[gap][0]  # A is untouched
+    numbers = [name for name in after if name]
+    assert any(after[name][1] != before[name][1] for name in numbers)  # B pays on another measure
+    assert all(after[name][0] == before[name][0] for name in numbers)  # A is untouched
 
     dashboard.page.get_by_text("7. Take a nuanced approach to evidence").click()
     weight = dashboard.page.get_by_label("prior weight")

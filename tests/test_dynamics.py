@@ -17,13 +17,7 @@ from sim.commissioner import (
     squared_uncertainty,
 )
 from sim.payment import reach_probability
-from sim.providers import (
-    detection_probability,
-    effort_cost,
-    effort_response,
-    gaming_probability,
-    pressure,
-)
+from sim.providers import effort_cost, effort_response
 from sim.regime import STRATEGIES, Regime, ebrahim_strategy
 from sim.scenario import DOMAINS, Scenario
 from sim.world import (
@@ -129,7 +123,7 @@ def test_effort_cost_is_the_quadratic_form():
     assert effort_cost(np.full((2, 4), t), t, c, 0.3) == pytest.approx(np.zeros(2))
 
 
-# --- providers: outcome chances, gaming, pressure ------------------------------------------------
+# --- providers: outcome chances ------------------------------------------------
 
 def test_reach_probability_matches_a_simulated_random_walk():
     rng = np.random.default_rng(5)
@@ -149,37 +143,6 @@ def test_reach_probability_shape_and_monotonicity():
     p = reach_probability(gaps, np.full(30, 0.02), np.full(30, 12), 0.05)
     assert np.all(np.diff(p) < 0)
     assert reach_probability(np.array(0.24), np.array(0.02), np.array(12), 0.05) == pytest.approx(0.5)
-
-
-def test_gaming_probability_monotone_and_bounded():
-    pressures = np.linspace(0, 1, 11)
-    missions = np.linspace(0, 1, 11)
-    grid = gaming_probability(0.2, pressures[:, None], missions[None, :], 0.0)
-    assert np.all(np.diff(grid[:, :-1], axis=0) > 0)   # rises with pressure (unless mission is 1)
-    assert np.all(np.diff(grid[1:, :], axis=1) < 0)    # falls with mission (unless pressure is 0)
-    assert np.all((grid >= 0) & (grid <= 0.2))
-    assert grid[-1, 0] == pytest.approx(0.2)           # full pressure, no mission: the propensity
-    assert np.all(grid[:, -1] == 0) and np.all(grid[0, :] == 0)
-    deterred = [gaming_probability(0.2, 1.0, 0.0, d) for d in (0.0, 0.3, 0.9, 1.0)]
-    assert deterred == pytest.approx([0.2, 0.14, 0.02, 0.0])  # deterred by detection
-
-
-def test_detection_probability():
-    assert detection_probability(0.0, 0.5, False) == 0.0
-    assert detection_probability(0.2, 0.5, False) == pytest.approx(0.2)
-    assert detection_probability(0.2, 0.5, True) == pytest.approx(1 - 0.8 * 0.5)
-    assert detection_probability(1.0, 0.0, True) == 1.0
-
-
-def test_pressure():
-    none = np.array([0.0, 1.0])
-    assert pressure(0.0, True, none) == pytest.approx([0.0, 0.0])
-    assert pressure(1.0, False, none) == pytest.approx([1 / 3, 2 / 3])
-    assert pressure(1.0, True, none) == pytest.approx([2 / 3, 1.0])
-    assert pressure(0.5, True, none) == pytest.approx([1 / 3, 0.5])
-    grid = [pressure(r, lt, np.array([s]))[0] for r in np.linspace(0, 1, 5)
-            for lt in (False, True) for s in (0.0, 1.0)]
-    assert min(grid) >= 0 and max(grid) <= 1
 
 
 # --- citizens ----------------------------------------------------------------------------------------

@@ -108,10 +108,20 @@ def test_run_says_which_month_it_prints(tmp_path):
 
 def test_equal_spend_matches_within_two_percent_and_says_by_how_much(tmp_path):
     out = tmp_path / "eq"
-    result = CliRunner().invoke(app, ["compare", "target_driven", "learning_oriented", "--reps", "2",
+    result = CliRunner().invoke(app, ["compare", "learning_oriented", "target_driven", "--reps", "2",
                                       *TINY, "--equal-spend", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Equal spend: learning_oriented's money x" in result.output
+    assert "Equal spend: target_driven's money x" in result.output
     runs = pd.read_parquet(out / "runs.parquet")
     spend = runs[runs.month > 0].groupby("regime")["spend"].mean()
-    assert abs(spend["learning_oriented"] / spend["target_driven"] - 1) <= 0.02
+    assert abs(spend["target_driven"] / spend["learning_oriented"] - 1) <= 0.02
+
+
+def test_equal_spend_says_when_an_arms_own_costs_exceed_the_others_spend(tmp_path):
+    """In so small a world learning's forums and audits cost more than target-driven spends."""
+    out = tmp_path / "eq"
+    result = CliRunner().invoke(app, ["compare", "target_driven", "learning_oriented", "--reps", "2",
+                                      *TINY, "--equal-spend", "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "learning_oriented cannot be matched to GBP" in result.output
+    assert not out.exists()

@@ -269,9 +269,10 @@ VIEWS = (
          "Goodhart gap (top), and B minus A (bottom), so any difference is the regimes' doing.",
          lambda regimes: (regimes, len(m.SIDE_BY_SIDE)), side_by_side, m.SIDE_BY_SIDE),
     View("Measure and truth",
-         "The share of cases meeting the paid-for measure as providers report it (solid), against "
-         "the same threshold applied to true wellbeing (dashed). The shaded space between them is "
-         "the Goodhart gap: what the measure claims and citizens do not get.",
+         "Of everyone referred (whether still served or not), the share with an outcome on the "
+         "books, as providers report it (solid), against the share whose true wellbeing meets the "
+         "same threshold (dashed). The shaded space between them is the Goodhart gap: what the "
+         "measure claims and citizens do not get.",
          one_row, per_regime(band(m.MEASURE_VALUE, m.TRUE_OUTCOME, "Goodhart gap")),
          (m.MEASURE_VALUE, m.TRUE_OUTCOME, m.GOODHART_GAP), height=3.0),
     View("Knowledge",
