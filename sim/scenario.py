@@ -320,6 +320,10 @@ class RegimeSettings(Section):
     # 6. context-led
     context_led: bool = field(False, "Lever 6: the commissioner estimates uncertainty and control from "
                               "its own data and picks its approach by Ebrahim's contingency.")
+    context_margin: float = field(0.1, "Lever 6: hysteresis: how far past the 0.5 boundary an estimate "
+                                  "of uncertainty or of control must go before the commissioner "
+                                  "leaves the strategy in force for the other side's (0 = switch at "
+                                  "the boundary).", unit="0-1 scale", ge=0.0, le=0.5)
     # 7. nuanced evidence
     prior_weight: float = field(1.0, "Lever 7: weight of the published evidence against local "
                                 "learning (multiplies the prior's precision).", ge=0.01, le=100.0)
