@@ -163,7 +163,8 @@ def compare(
     set_: SetOption = None,
     equal_spend: Annotated[bool, typer.Option(
         "--equal-spend", help="Scale each later regime's money (prices, fees, grant) so its mean "
-                              "monthly spend is within 2% of the first regime's.")] = False,
+                              "monthly spend is within 2% of the first regime's (or, where one "
+                              "cannot spend that little, the others' to its spend).")] = False,
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Add a no-service arm on the same world and report each regime's gain "
                            "over it.")] = False,
