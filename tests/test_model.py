@@ -376,7 +376,7 @@ def test_intake_at_once_equals_intake_one_provider_after_another(preset):
     pop.status[leaving], pop.provider[leaving] = 0, -1
     model.market._caseloads = None  # changed by hand: count again
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.commissioner.payment_scale, model.market.outcome_stakes(int(model.time)),
                                model.rng)
     other = copy.deepcopy(model)
     together = Intake.open(len(pop), len(model.market.slots), model.world.n_segments)
@@ -402,7 +402,7 @@ def test_a_providers_own_service_equals_its_part_of_the_months_service():
                                capacity=50)
     model.run_for(5)
     outlook = learning.outlook(model.evidence, model.world, model.regime, model.scenario_config,
-                               model.commissioner.payment_scale, model.market.outcome_stakes(),
+                               model.commissioner.payment_scale, model.market.outcome_stakes(int(model.time)),
                                model.rng)
     cases = model.population.in_service
     model.population.approach[cases] = 2  # no approach is due a Thompson draw: both serve alike

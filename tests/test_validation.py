@@ -22,19 +22,25 @@ REPS = 10
 # reproduce"): (check, seed) -> the indices of its failing findings. The test fails if any other
 # finding fails, and also if one of these starts to pass, so the report is kept true either way.
 KNOWN_FAILURES = {
-    # knowledge of effects rises for every seed (+0.17 to +0.53), but with 10 replicates its 95%
-    # interval includes 0 for two of the five worlds
-    ("knowledge", 0): {0}, ("knowledge", 3): {0},
+    # creaming (docs/validation.md, "What the model does not reproduce"): (0) payment by results
+    # turns away far more of the hardest to help than a block grant (0.97 against 0.66 for seed
+    # 0), the gap clear of zero in every world but short of the rule's 1.5 times in four, since
+    # providers on a grant park too; (2) differential prices cut it by about a quarter (to 0.70),
+    # to within noise of the block grant's, where the Work Programme found they did little
+    **{("creaming", seed): {0, 2} for seed in (0, 1, 3, 4)}, ("creaming", 2): {2},
+    # Goodhart: (1) taking three quarters of a deficit off providers narrows the gap by about 0.01,
+    # its interval including zero in four worlds: shared risk eases only providers in deficit,
+    # while league tables and re-tendering keep the pressure on every one; (2) a composite measure
+    # draws as many false reports per case that misses it as a threshold does, or slightly more
+    **{("goodhart", seed): {1, 2} for seed in (0, 1, 2, 4)}, ("goodhart", 3): {2},
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
     # pooled learning, seeds 5-9 (docs/validation.md, "Pooling beats the asymptotic range at 120
-    # months"): (a) the last doubling's ratio is below 1/8 in three worlds (0.086 to 0.114), as
-    # matched textbook Thompson sampling's is in four; regret grows about linearly in one pooled
-    # replicate of seed 5, which tips the mean curve's fit; (b) the slope on M is steeper than -1
-    # in four worlds (-1.003 to -1.24), as the matched textbook's is; (c) holds in all five
-    ("pooled", 5): {1, 2}, ("pooled", 6): {0, 2}, ("pooled", 7): {2}, ("pooled", 8): {0, 2},
-    ("pooled", 9): {0},
+    # months"): (a) and (c) hold in all five; (b) the slope of the last doubling's ratio on M is
+    # steeper than -1 in all five (-1.01 to -1.31 for seeds 5, 6, 8 and 9): pooling helps more
+    # than the asymptotic rates say at this horizon
+    **{("pooled", seed): {2} for seed in (5, 6, 7, 8, 9)},
 }
 
 
