@@ -22,17 +22,18 @@ REPS = 10
 # reproduce"): (check, seed) -> the indices of its failing findings. The test fails if any other
 # finding fails, and also if one of these starts to pass, so the report is kept true either way.
 KNOWN_FAILURES = {
-    # creaming (docs/validation.md, "What the model does not reproduce"): (0) payment by results
-    # turns away far more of the hardest to help than a block grant (0.97 against 0.66 for seed
-    # 0), the gap clear of zero in every world but short of the rule's 1.5 times in four, since
-    # providers on a grant park too; (2) differential prices cut it by about a quarter (to 0.70),
-    # to within noise of the block grant's, where the Work Programme found they did little
-    **{("creaming", seed): {0, 2} for seed in (0, 1, 3, 4)}, ("creaming", 2): {2},
+    # creaming (docs/validation.md, "What the model does not reproduce"): (2) differential prices
+    # cut the share of the hardest to help turned away to within noise of the block grant's in
+    # two of the five worlds, where the Work Programme found they did little
+    ("creaming", 0): {2}, ("creaming", 3): {2},
     # Goodhart: (1) taking three quarters of a deficit off providers narrows the gap by about 0.01,
-    # its interval including zero in four worlds: shared risk eases only providers in deficit,
+    # its interval including zero in every world: shared risk eases only providers in deficit,
     # while league tables and re-tendering keep the pressure on every one; (2) a composite measure
-    # draws as many false reports per case that misses it as a threshold does, or slightly more
-    **{("goodhart", seed): {1, 2} for seed in (0, 1, 2, 4)}, ("goodhart", 3): {2},
+    # draws about as many false reports per case that misses it as a threshold does
+    **{("goodhart", seed): {1, 2} for seed in SEEDS},
+    # knowledge of effects rises under learning for every seed, but with 10 replicates its 95%
+    # interval includes 0 for one of the five worlds
+    ("knowledge", 3): {0},
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
