@@ -45,10 +45,10 @@ OTHER_VALUE = {
 
 LEVER_FIELDS = [f for lever in LEVERS for f in lever.fields]
 
-SLOWER = {"regime.context_margin": ("complex_uncontrollable", 60)}
-"""Fields that can act only in some context, or later: (context, months) to try them in. The
-hysteresis margin acts from the second assessment of the context (month 24) on, and only where an
-estimate falls within it of the boundary: where the true uncertainty is near 0.5 or above."""
+SLOWER = {"regime.context_margin": 60}
+"""Fields that can act only later: the months to try them over. The hysteresis margin acts from
+the second assessment of the context (month 24) on, and only where an estimate falls within it of
+the boundary."""
 
 
 def measures(scenario, seed: int = 5, months: int = MONTHS) -> pd.DataFrame:
@@ -78,10 +78,10 @@ def baselines() -> dict[str, pd.DataFrame]:
 @pytest.mark.parametrize("field", LEVER_FIELDS)
 def test_every_lever_field_moves_some_measure_in_some_preset(field, baselines):
     where = {}
-    context, months = SLOWER.get(field, (None, MONTHS))
+    months = SLOWER.get(field, MONTHS)
     for preset in PRESETS:
-        scenario = small(preset, context) if context else small(preset)
-        base = measures(scenario, months=months) if context else baselines[preset]
+        scenario = small(preset)
+        base = measures(scenario, months=months) if months != MONTHS else baselines[preset]
         own = scenario.summary()
         for part in field.split("."):
             own = own[part]
