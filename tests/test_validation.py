@@ -39,7 +39,7 @@ KNOWN_FAILURES = {
     **{("contingency", seed): {1} for seed in SEEDS},
     # pooled learning, seeds 5-9 (docs/validation.md, "Pooling beats the asymptotic range at 120
     # months"): (a) and (c) hold in all five; (b) the slope of the last doubling's ratio on M is
-    # steeper than -1 in all five (-1.01 to -1.31 for seeds 5, 6, 8 and 9): pooling helps more
+    # steeper than -1 in all five (-1.01 to -1.31): pooling helps more
     # than the asymptotic rates say at this horizon
     **{("pooled", seed): {2} for seed in (5, 6, 7, 8, 9)},
 }
