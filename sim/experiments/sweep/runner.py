@@ -69,10 +69,11 @@ def _row(item: RunItem, status: str, error: str) -> dict[str, Any]:
 
 
 def _with_measures(summary: pd.DataFrame, measures: list[str] | None) -> pd.DataFrame:
-    for name in measures or []:
-        if name not in summary:
-            summary[name] = np.nan
-    return summary
+    missing = [name for name in measures or [] if name not in summary]
+    if not missing:
+        return summary
+    # added at once: column by column fragments the frame (a batch of failed runs lacks them all)
+    return pd.concat([summary, pd.DataFrame(np.nan, index=summary.index, columns=missing)], axis=1)
 
 
 def timed_batch(*args: Any) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
