@@ -65,10 +65,12 @@ def test_an_outcome_early_in_a_contract_counts_among_all_the_cases_still_to_come
     """At a contract's start no case has been taken, yet the score judged at its end will hold
     every referral of the months left: an outcome then is worth about what one late on is."""
     assert expected_cases(np.array([0.0, 90.0]), 7.5, 36).tolist() == [270.0, 360.0]
-    start, late = standing_stakes(np.zeros(8), expected_cases(np.zeros(8), 7.5, 36),
-                                  np.ones(8, bool), 0.25, 100_000.0, False, 0.0), \
-        standing_stakes(np.zeros(8), expected_cases(np.full(8, 270.0), 7.5, 1),
-                        np.ones(8, bool), 0.25, 100_000.0, False, 0.0)
+    def stakes(cases_by_the_end):  # eight providers level on the score, all at risk
+        return standing_stakes(np.zeros(8), cases_by_the_end, np.ones(8, bool), 0.25, 100_000.0,
+                               False, 0.0)
+
+    start = stakes(expected_cases(np.zeros(8), 7.5, 36))
+    late = stakes(expected_cases(np.full(8, 270.0), 7.5, 1))
     assert np.allclose(start, late, rtol=0.05) and start.max() < 100_000.0 / 10
 
 

@@ -72,11 +72,13 @@ def mean_spend(runs: pd.DataFrame) -> float:
 class Unmatched(ScenarioError):
     """No scale of ``regime``'s money brings its spend to the target (it cannot spend as little or
     as much: its own activities and shared risk cost money whatever it pays, its budget caps it).
+    ``unscaled`` holds its runs with its own money, which the search ran first.
     """
 
-    def __init__(self, regime: str, message: str):
+    def __init__(self, regime: str, message: str, unscaled: pd.DataFrame):
         super().__init__(message)
         self.regime = regime
+        self.unscaled = unscaled
 
 
 class _Matched(Exception):
@@ -104,7 +106,7 @@ def match_spend(name: str, scenario: Scenario, target: float, run: Callable[[Sce
         return Unmatched(
             name, f"--equal-spend: {name} cannot be matched to GBP {target:,.0f} a month: with its money x "
             f"{best:.3g} it spends GBP {mean_spend(tried[best]):,.0f} a month (its budget may cap it "
-            f"at GBP {scenario.regime.payment.budget_per_month:,.0f})")
+            f"at GBP {scenario.regime.payment.budget_per_month:,.0f})", tried[1.0])
 
     def gap(log_scale: float) -> float:
         scale = float(np.exp(log_scale))
@@ -137,7 +139,7 @@ def match_spend(name: str, scenario: Scenario, target: float, run: Callable[[Sce
     # Brent converged on a jump in spend (a behaviour that switches with the money), not within it
     best = min(tried, key=lambda s: abs(mean_spend(tried[s]) - target))
     raise Unmatched(name, f"--equal-spend: {name}'s spend jumps past GBP {target:,.0f} a month: the "
-                        f"closest is GBP {mean_spend(tried[best]):,.0f} with its money x {best:.4g}")
+                    f"closest is GBP {mean_spend(tried[best]):,.0f} with its money x {best:.4g}", tried[1.0])
 
 
 def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
@@ -237,7 +239,7 @@ def compare(scenarios: dict[str, Scenario], reps: int = 10, steps: int = 120, se
                 matched = [match_spend(name, arms[name], mean_spend(done[first]), run)
                            for name in scenarios if name != first]
             except Unmatched as cannot:  # the first's spend is out of its reach: match all to it
-                done[cannot.regime] = run(arms[cannot.regime])
+                done[cannot.regime] = cannot.unscaled
                 matched = [match_spend(name, arms[name], mean_spend(done[cannot.regime]), run)
                            for name in scenarios if name != cannot.regime]
             matches = [match for match, _ in matched]
