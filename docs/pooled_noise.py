@@ -4,7 +4,7 @@ The pooled-learning check measures pooled providers' regret against isolated one
 and compares it with the range 1/M to 1/sqrt(M). This script asks how that ratio moves with the
 noise of one observation, in the model (the check's two arms at several values of the scenario
 field `world.measurement_sd`, the default being 0.04) and in the textbook setting of
-`pooled_bandit_reference.py` (noise against the spread of the true arm means). It prints both
+`sim/experiments/bandit_reference.py` (noise against the spread of the true arm means). It prints both
 tables and draws docs/validation/pooled_noise.png. Hollow markers: regret does not grow about
 logarithmically at that level (the check's second finding: R-squared on log(month) above 0.9 and
 above that on month, in both arms, months 2-120).
@@ -25,12 +25,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pooled_bandit_reference as textbook
 
+from sim.experiments import bandit_reference as textbook
 from sim.experiments.validation import (
     MONTHS,
     POOL_SIZE,
     grows_logarithmically,
+    mean_curve,
     pooled_runs,
     pooling_by_noise,
     regret_growth,
@@ -42,8 +43,7 @@ MODEL_NOISE = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32]
 TEXTBOOK_NOISE = [0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0, 30.0]
 REPS, SEED = 10, 0
 SEEDS = [0, 1, 2, 3, 4]
-MATCH_BY = [12, 6, 24]  # months by which the isolated arm's share of regret is matched; first is shown
-TEXTBOOK_GRID = np.geomspace(0.05, 30.0, 17)
+MATCH_BY = [textbook.MATCH_BY, 6, 24]  # months by which the isolated share is matched; first is shown
 FIGURE = Path(__file__).parent / "validation" / "pooled_noise.png"
 MATCHED_FIGURE = Path(__file__).parent / "validation" / "pooled_matched.png"
 
@@ -74,46 +74,24 @@ def textbook_table():
 
 def as_runs(monthly: dict[str, np.ndarray]) -> pd.DataFrame:
     """The textbook's mean cumulative regret per arm and month, shaped like the model's runs."""
-    return pd.concat([pd.DataFrame({"regime": arm, "month": np.arange(textbook.T + 1),
+    return pd.concat([pd.DataFrame({"regime": arm, "month": np.arange(textbook.MONTHS + 1),
                                     "provider_regret": textbook.cumulative(m)})
                       for arm, m in monthly.items()], ignore_index=True)
 
 
-def early_share(cumulative: np.ndarray, by: int) -> float:
-    """Share of the regret of months 2..T accrued by month ``by`` (``cumulative[m]``: through month m)."""
-    return float((cumulative[by] - cumulative[1]) / (cumulative[-1] - cumulative[1]))
-
-
-def matched_noise(share: float, by: int, grid_shares: dict[int, np.ndarray]) -> float:
-    """The textbook noise at which lone learners accrue ``share`` of their regret by month ``by``.
-
-    The share falls as noise rises (learning takes longer), so log-noise is interpolated on it.
-    """
-    shares = grid_shares[by]
-    return float(np.exp(np.interp(share, shares[::-1], np.log(TEXTBOOK_GRID)[::-1])))
-
-
 def matched_table():
-    cumulative = [textbook.cumulative(textbook.monthly_regret(False, sigma)) for sigma in TEXTBOOK_GRID]
-    grid_shares = {by: np.array([early_share(c, by) for c in cumulative]) for by in MATCH_BY}
     rows = []
     for seed in SEEDS:
         runs = pooled_runs(REPS, seed, MONTHS)
-        isolated = runs[runs["regime"] == "isolated"].groupby("month")["provider_regret"].mean()
         model = mean_ci(regret_ratio(runs, MONTHS))
-        matched = []
-        for by in MATCH_BY:
-            share = early_share(isolated.to_numpy(), by)
-            sigma = matched_noise(share, by, grid_shares)
-            ratio = textbook.ratio_ci(textbook.regret(True, sigma, seed=seed + 1),
-                                      textbook.regret(False, sigma, seed=seed + 1))
-            matched.append((by, share, sigma, ratio))
+        matched = [textbook.matched_reference(mean_curve(runs, "isolated"), seed, by)
+                   for by in MATCH_BY]
         rows.append((seed, model, matched))
-        by, share, sigma, (mean, low, high) = matched[0]
-        others = "; ".join(f"matched by month {b}: {r[0]:.3f}" for b, _, _, r in matched[1:])
+        first = matched[0]
+        others = "; ".join(f"matched by month {m.by}: {m.ratio:.3f}" for m in matched[1:])
         print(f"seed {seed}: model {model[0]:.3f} [{model[1]:.3f}, {model[2]:.3f}]; isolated share "
-              f"by month {by} {share:.3f} -> textbook noise {sigma:.2f}: {mean:.3f} [{low:.3f}, "
-              f"{high:.3f}] ({others})")
+              f"by month {first.by} {first.share:.3f} -> textbook noise {first.noise:.2f}: "
+              f"{first.ratio:.3f} [{first.low:.3f}, {first.high:.3f}] ({others})")
     return rows
 
 
@@ -123,7 +101,7 @@ def draw_matched(rows) -> None:
     for offset, label, values in (
             (-0.1, "model (t 95% CI over replicates)", [model for _, model, _ in rows]),
             (0.1, f"textbook at the matched noise (bootstrap 95% CI, {textbook.REPLICATES} "
-                  "replicates)", [matched[0][3] for _, _, matched in rows])):
+                  "replicates)", [(m[0].ratio, m[0].low, m[0].high) for _, _, m in rows])):
         mean, low, high = (np.array(c) for c in zip(*values, strict=True))
         ax.errorbar(seeds + offset, mean, [mean - low, high - mean], fmt="o", capsize=3, label=label)
     ax.axhspan(1 / POOL_SIZE, 1 / np.sqrt(POOL_SIZE), color="grey", alpha=0.15,
@@ -158,7 +136,7 @@ def draw(ax, rows, xlabel: str, title: str) -> None:
 def main() -> None:
     print(f"Model: the pooled check's arms, {REPS} paired replicates, base seed {SEED}")
     model = model_table()
-    print(f"Textbook: Gaussian Thompson sampling, {textbook.K} arms, {textbook.N} choices a month, "
+    print(f"Textbook: Gaussian Thompson sampling, {textbook.ARMS} arms, {textbook.CHOICES} choices a month, "
           f"{textbook.REPLICATES} replicates")
     reference = textbook_table()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3))

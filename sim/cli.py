@@ -6,21 +6,43 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from sim.experiments.report import interval, number
 from sim.measures import MEASURES
 from sim.presets import load, preset_description, preset_paths
 from sim.scenario import Scenario, ScenarioError, allowed, field_label, field_paths, unit
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class OneLineUsageErrors(TyperGroup):
+    """Click's own usage errors (a missing argument, an unknown option or command, ``--steps 0``)
+    in one line on stderr with exit code 2, like every other bad input, instead of a usage box.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except typer.TyperException as error:  # click's errors (vendored by typer); standalone: a box
+            context = getattr(error, "ctx", None)
+            hint = f" (see `{context.command_path} --help`)" if context else ""
+            typer.echo(f"commsim: error: {error.format_message()}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:  # Ctrl-C at a prompt: as click says it
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)  # typer.Exit's code, or 0
+
+
+app = typer.Typer(cls=OneLineUsageErrors, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate how public services are commissioned under different "
                        "accountability regimes.")
 console = Console()
@@ -36,6 +58,40 @@ Seed = Annotated[int, typer.Option(min=0, help="Base seed (one seed, one result)
 Workers = Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: one per CPU).")]
 Scheduler = Annotated[str | None, typer.Option(help="A running Dask scheduler, e.g. tcp://host:8786 "
                                                     "(instead of local workers).")]
+Force = Annotated[bool, typer.Option(help="Replace the --out folder even if it holds another command's "
+                                          "results or files commsim did not write.")]
+
+
+class Notes(logging.Handler):
+    """What the library reports as it goes (a damaged part of a sweep store, removed), one line
+    each on stderr: through typer, so that it goes wherever the command's own messages go.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"commsim: {record.getMessage()}", err=True)
+
+
+logging.getLogger("sim").addHandler(Notes(logging.WARNING))
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from sim import __version__
+
+        typer.echo(f"commsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def commsim(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Simulate how public services are commissioned under different accountability regimes."""
+    if ctx.invoked_subcommand is None:  # bare `commsim`: the help, as asked for
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 def user_errors(command):
@@ -64,19 +120,21 @@ def run(
     seed: Seed = 0,
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("results/run"),
     set_: SetOption = None,
+    force: Force = False,
 ) -> None:
     """Run one scenario; write the per-month table, a summary and a figure."""
     from tqdm.auto import tqdm
 
-    from sim.experiments.output import staged, versions, write_json
+    from sim.experiments.output import claim, staged, versions, write_json
     from sim.experiments.runs import run as run_model
     from sim.plots import plot_run
 
     sc = load(*scenario, overrides=set_ or [])
+    claim(out, "run", force)
     with tqdm(total=steps, desc="run", unit="month", delay=1.0, leave=False) as bar:
         results = run_model(sc, steps, seed, on_step=lambda: bar.update())
     title = setting_title([regime_label(scenario[0], sc)], sc, set_, f"seed {seed}")
-    with staged(out) as stage:
+    with staged(out, "run", force) as stage:
         results.to_parquet(stage / "results.parquet", index=False)
         results.to_csv(stage / "results.csv", index=False)
         final = results.iloc[-1].to_dict()
@@ -105,14 +163,16 @@ def compare(
     set_: SetOption = None,
     equal_spend: Annotated[bool, typer.Option(
         "--equal-spend", help="Scale each later regime's money (prices, fees, grant) so its mean "
-                              "monthly spend is within 2% of the first regime's.")] = False,
+                              "monthly spend is within 2% of the first regime's (or, where one "
+                              "cannot spend that little, the others' to its spend).")] = False,
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Add a no-service arm on the same world and report each regime's gain "
                            "over it.")] = False,
+    force: Force = False,
 ) -> None:
     """Compare regimes over paired replicates: levels and differences with 95% CIs, and a figure."""
     from sim.experiments.compare import compare as run_compare
-    from sim.experiments.output import staged, versions, write_json
+    from sim.experiments.output import claim, staged, versions, write_json
     from sim.experiments.report import (
         KEY_MEASURES,
         comparison_rows,
@@ -132,12 +192,13 @@ def compare(
         if label in scenarios:
             label = f"{label}:{name}"
         scenarios[label] = sc
+    claim(out, "compare", force)
     result = run_compare(scenarios, reps=reps, steps=steps, seed=seed, equal_spend=equal_spend,
                          baseline=baseline)
     levels, differences = result.levels(), result.differences()
     names = list(pd.unique(result.runs["regime"]))
     measures = [m for m in KEY_MEASURES if m in set(levels["measure"])]
-    with staged(out) as stage:
+    with staged(out, "compare", force) as stage:
         result.runs.to_parquet(stage / "runs.parquet", index=False)
         levels.to_csv(stage / "levels.csv", index=False)
         differences.to_csv(stage / "differences.csv", index=False)
@@ -191,9 +252,10 @@ def validate(
     only: Annotated[list[str] | None, typer.Option(
         help="Run only this check (repeatable): creaming, goodhart, knowledge, contingency, "
              "multitask, pooled, competition.")] = None,
+    force: Force = False,
 ) -> None:
     """Check the model against the published patterns; exit 1 if any finding fails."""
-    from sim.experiments.output import staged
+    from sim.experiments.output import claim, staged
     from sim.experiments.validation import CHECKS, plot_check, report, slug
     from sim.experiments.validation import validate as run_checks
 
@@ -201,9 +263,10 @@ def validate(
     if unknown:
         raise ScenarioError(f"--only {unknown[0]!r}: no such check; allowed: one of "
                             f"{', '.join(CHECKS)}")
+    claim(out, "validate", force)
     with console.status("validating") as status:
         checks = run_checks(reps, seed, only, on_check=lambda name: status.update(f"validating: {name}"))
-    with staged(out) as stage:
+    with staged(out, "validate", force) as stage:
         for check in checks:
             plot_check(check, stage / f"{slug(check.name)}.png")
         (stage / "report.md").write_text(report(checks, reps, seed))
@@ -252,6 +315,7 @@ def show_counts(counts: dict[str, int], store: Path) -> None:
                   f"{counts['failed']} failed; store {store}", highlight=False)
 
 
+KEEP_STORE = ("store",)  # sensitivity's resumable sweep store lives in its folder, across reruns
 Measures = Annotated[list[str] | None, typer.Option(
     "--measure", help="A summary column to analyse, e.g. mean_mean_wellbeing or "
                       "final_commissioner_knowledge (repeatable; default: wellbeing, commissioner "
@@ -267,10 +331,11 @@ def sensitivity(
     workers: Workers = None,
     scheduler: Scheduler = None,
     measure: Measures = None,
+    force: Force = False,
 ) -> None:
     """Sobol or Morris sensitivity: run the sweep (or continue it) into OUT/store, then SALib's indices."""
     from sim.experiments import sensitivity as sa
-    from sim.experiments.output import staged
+    from sim.experiments.output import claim, staged
     from sim.experiments.sweep import (
         base_scenarios,
         choose_measures,
@@ -278,6 +343,7 @@ def sensitivity(
         measure_columns,
         read_store,
         run_sweep,
+        store_lock,
     )
     from sim.plots import plot_sensitivity
 
@@ -285,22 +351,23 @@ def sensitivity(
     parsed = load_spec(spec)
     sa.check_design(parsed, spec)
     measures = choose_measures(measure, measure_columns(base_scenarios(parsed)))
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"{out}: exists and is not a folder")
+    claim(out, "sensitivity", force, keep=KEEP_STORE)
     store = out / "store"
-    counts = run_sweep(parsed, store, workers=workers, scheduler=scheduler,
-                       resume=store.is_dir() and any(store.iterdir()))
-    show_counts(counts, store)
-    _, summary = read_store(store)
-    table = sa.indices(parsed, summary, measures)
-    with staged(out) as stage:
-        table.to_csv(stage / "indices.csv", index=False)
-        (stage / "indices.md").write_text(sa.markdown(table, parsed, counts["runs"]))
-        plot_sensitivity(table, parsed.sweep.design, stage / "sensitivity.png")
+    with store_lock(store):  # held across the sweep and the swap, which moves the store
+        counts = run_sweep(parsed, store, workers=workers, scheduler=scheduler, resume=True)
+        show_counts(counts, store)
+        _, summary = read_store(store)
+        table = sa.indices(parsed, summary, measures)
+        with staged(out, "sensitivity", force, keep=KEEP_STORE) as stage:
+            table.to_csv(stage / "indices.csv", index=False)
+            (stage / "indices.md").write_text(sa.markdown(table, parsed, counts["runs"]))
+            plot_sensitivity(table, parsed.sweep.design, stage / "sensitivity.png")
     head = [c for c in table.columns if not c.endswith("_conf")]
     show_table(head, ([sa.cell(row, c) for c in head] for _, row in table.iterrows()),
                f"{parsed.sweep.design} indices; +- half-width of SALib's 95% bootstrap interval "
                "(replicates averaged per design point)")
+    if warning := sa.too_uncertain(table, parsed.sweep.design):
+        typer.echo(f"commsim: warning: {warning}", err=True)
     console.print(f"wrote {out}/indices.csv, indices.md, sensitivity.png")
 
 
@@ -311,18 +378,22 @@ def analyse(
     out: Annotated[Path | None, typer.Option(help="Folder for the figures and tables "
                                              "(default: STORE/analysis).")] = None,
     measure: Measures = None,
+    force: Force = False,
 ) -> None:
     """The standard figures of a full-factorial store: heatmaps over two parameters, lines over one."""
     from sim.experiments.analysis import analyse as analyse_grid
-    from sim.experiments.output import staged
+    from sim.experiments.output import claim, staged
     from sim.experiments.sweep import choose_measures, read_store
     from sim.plots import plot_grid_differences, plot_grid_means, plot_lines, summary_label
 
     spec, summary = read_store(store)
     measures = choose_measures(measure, [c for c in summary.columns if c.startswith(("final_", "mean_"))])
-    found = analyse_grid(spec, summary, measures)
     out = out or store / "analysis"
-    with staged(out) as stage:
+    if store.resolve().is_relative_to(out.resolve()):
+        raise ScenarioError(f"--out {out}: holds the store being analysed; give another --out")
+    claim(out, "analyse", force)
+    found = analyse_grid(spec, summary, measures)
+    with staged(out, "analyse", force) as stage:
         found.cells.to_csv(stage / "cells.csv", index=False)
         written = ["cells.csv"]
         if found.differences is not None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from sim import beliefs, gaming
 from sim.learning import PSEUDO_REPORTS
-from sim.regime import Regime, ebrahim_strategy
+from sim.regime import BOUNDARY, Regime, ebrahim_strategy
 from sim.world import PROFILE
 
 
@@ -24,33 +24,81 @@ def pro_rata(due: np.ndarray, budget: float, allow_overspend: bool) -> np.ndarra
     return due * (budget / total)
 
 
-def estimate_uncertainty(mean: np.ndarray, sd: np.ndarray, evidence: np.ndarray,
-                         prior_mean: np.ndarray, prior_sd: np.ndarray,
-                         reference_sd: np.ndarray) -> float | None:
-    """How far local effects depart from the published evidence, on the 0..1 uncertainty scale.
+def lagged_products(new: np.ndarray, two_months_before: np.ndarray,
+                    prior_mean: np.ndarray) -> np.ndarray:
+    """A month's terms of the sums behind the uncertainty estimate, per cell (..., 2).
 
-    A method-of-moments estimate over the cells where local data outweighs the prior: the mean
-    squared departure of the posterior from the prior, less the posterior variance, relative to
-    the departure at uncertainty 1. None when no cell has enough data.
+    ``new`` is this month's evidence and ``two_months_before`` all evidence up to two months ago
+    (both forgotten alike, sufficient statistics as in ``sim.beliefs``). Their departure
+    information, ``information - prior_mean * precision``, is precision times the departure of
+    the data-only estimate from the published evidence. The products of their precisions
+    (``[..., 0]``) and of their departure information (``[..., 1]``) pair this month with every
+    month at least two before it: the noise of two such months shares nothing (a shock lasts a
+    month, and an assessment error enters the changes of two consecutive months only), so the
+    second product's expectation is the first times the squared departure of the effect.
     """
-    informed = evidence[..., beliefs.PRECISION] > 1.0 / prior_sd**2
+    def departure(evidence: np.ndarray) -> np.ndarray:
+        return evidence[..., beliefs.INFORMATION] - prior_mean * evidence[..., beliefs.PRECISION]
+
+    return np.stack([new[..., beliefs.PRECISION] * two_months_before[..., beliefs.PRECISION],
+                     departure(new) * departure(two_months_before)], axis=-1)
+
+
+def squared_uncertainty(products: np.ndarray, precision: np.ndarray, prior_sd: np.ndarray,
+                        reference_sd: np.ndarray) -> float | None:
+    """The method-of-moments estimate of the squared uncertainty (unbiased; may fall outside 0..1).
+
+    In each informed cell (data precision above ``1 / prior_sd^2``, with months two apart) the
+    ratio of the sums of products (``lagged_products``) estimates the squared departure of the
+    effect from the published evidence without bias, whatever the noise; summed over the cells
+    and divided by the summed squared departure at uncertainty 1 (``reference_sd^2``), it
+    estimates uncertainty^2. None when no cell is informed; 0 when effects cannot depart at all.
+    """
+    informed = (precision > 1.0 / prior_sd**2) & (products[..., 0] > 0)
     if not informed.any():
         return None
     if not (reference_sd > 0).any():  # effects cannot depart from the evidence at all
         return 0.0
-    informed &= reference_sd > 0
+    informed &= reference_sd > 0  # a cell whose effect cannot depart says nothing of the scale
     if not informed.any():
         return None
-    excess = ((mean - prior_mean) ** 2 - sd**2)[informed] / reference_sd[informed] ** 2
-    return float(np.clip(np.sqrt(max(excess.mean(), 0.0)), 0.0, 1.0))
+    departure_sq = products[informed, 1] / products[informed, 0]
+    return float(departure_sq.sum() / (reference_sd[informed] ** 2).sum())
+
+
+def estimate_uncertainty(products: np.ndarray, precision: np.ndarray, prior_sd: np.ndarray,
+                         reference_sd: np.ndarray) -> float | None:
+    """How far local effects depart from the published evidence, on the 0..1 uncertainty scale:
+    the square root of ``squared_uncertainty``, clipped to 0..1 (None without informed cells).
+    """
+    moment = squared_uncertainty(products, precision, prior_sd, reference_sd)
+    return None if moment is None else float(np.sqrt(np.clip(moment, 0.0, 1.0)))
+
+
+def cell_residuals(cell: np.ndarray, effort: np.ndarray, z: np.ndarray,
+                   n_cells: int) -> tuple[float, float]:
+    """The residual sum of squares of one month's observations about each cell's own fit, and its
+    degrees of freedom.
+
+    Within a month every observation of a cell shares its true effect, so the least-squares fit
+    ``z = b * effort`` in each cell leaves residuals that hold the noise alone: their sum of
+    squares has expectation (observations - cells fitted) * noise variance, whatever the effects
+    and whatever anyone believes them to be.
+    """
+    see = np.bincount(cell, weights=effort * effort, minlength=n_cells)
+    sez = np.bincount(cell, weights=effort * z, minlength=n_cells)
+    fitted = see > 0
+    return float(z @ z - (sez[fitted] ** 2 / see[fitted]).sum()), float(len(z) - fitted.sum())
 
 
 def estimate_control(residual_ss: float, residual_n: float, measurement_sd: float,
                      effect_scale: float) -> float | None:
-    """Share of outcome variance due to providers' actions, from the unexplained monthly changes.
+    """Share of outcome variance due to providers' actions, from the noise in observed changes.
 
-    Residual variance is shocks plus two measurement errors; shocks of variance s^2 mean a control
-    of effect_scale^2 / (effect_scale^2 + s^2) (see ``world.shock_sd``).
+    ``residual_ss / residual_n`` estimates the noise variance of one observation (``cell_residuals``):
+    shocks plus two measurement errors. Shocks of variance s^2 mean a control of
+    effect_scale^2 / (effect_scale^2 + s^2) (see ``world.shock_sd``). None below 30 degrees of
+    freedom.
     """
     if residual_n < 30:
         return None
@@ -70,8 +118,14 @@ class Commissioner(mesa.Agent):
         pool_view: its copy of the shared learning pool, from forums or open data (S, A, K, 2).
         heard: citizens' accounts of change on domains no case data reaches it from (S, A, K, 2).
         voice_sum, voice_n: citizens' reported value weights per segment, summed and counted.
-        residual_ss, residual_n: squared residuals of its predictions of reported changes, and
-            their count (discounted like its evidence), for its estimate of control.
+        residual_ss, residual_n: the squared residuals of each month's reported changes about
+            each cell's own fit that month, and their degrees of freedom (both discounted like its
+            evidence), for its estimate of control (``cell_residuals``).
+        reports_before: ``reports`` as they stood at the end of the last month and of the month
+            before (2, S, A, K, 2), forgotten since like the rest.
+        products: the sums of products of its reports' precisions and departure information over
+            pairs of months at least two apart (S, A, K, 2), forgotten like the rest, for its
+            estimate of uncertainty (``lagged_products``).
         spent: cumulative net spend (its own activities' costs and payments, less clawbacks), GBP.
         paid_this_month: what it paid providers this month, before clawbacks (GBP).
         activity_costs: what its own activities (procurement, audits, case data, voice, forums)
@@ -94,6 +148,8 @@ class Commissioner(mesa.Agent):
         self.voice_n = np.zeros(n_segments)
         self.residual_ss = 0.0
         self.residual_n = 0.0
+        self.reports_before = beliefs.empty((2, *shape))
+        self.products = np.zeros((*shape, 2))
         self.spent = 0.0
         self.paid_this_month = 0.0
         self.payment_scale = 1.0
@@ -115,14 +171,14 @@ class Commissioner(mesa.Agent):
     def receive_reports(self, reports: np.ndarray, segment: np.ndarray, approach: np.ndarray,
                         domain: np.ndarray, z: np.ndarray, effort: np.ndarray) -> None:
         """Providers' case-level reports on covered domains (evidence (S, A, K, 2)), and the
-        observations behind them, whose residuals against its updated beliefs it keeps (7.8).
+        observations behind them (7.8), whose residuals about each cell's fit it keeps (7.19).
         """
+        self.products += lagged_products(reports, self.reports_before[1], self.model.world.prior_mean)
         self.reports += reports
-        if len(z):
-            mean, _ = self.beliefs()
-            resid = z - mean[segment, approach, domain] * effort
-            self.residual_ss += float(resid @ resid)
-            self.residual_n += len(resid)
+        cell = np.ravel_multi_index((segment, approach, domain), self.reports.shape[:-1])
+        ss, df = cell_residuals(cell, effort, z, int(np.prod(self.reports.shape[:-1])))
+        self.residual_ss += ss
+        self.residual_n += df
 
     def hear_voice(self, by_segment: np.ndarray, count: np.ndarray) -> None:
         """Citizens' reports of what they value, summed by segment (S, K), and how many (S,)."""
@@ -153,8 +209,15 @@ class Commissioner(mesa.Agent):
                                       self.voice_n, PSEUDO_REPORTS)
 
     def forget(self, factor: float) -> None:
-        for arr in (self.reports, self.pool_view, self.heard, self.voice_sum, self.voice_n):
+        """Old evidence fades, at the start of each month: every statistic is multiplied by
+        ``factor`` (the products of two months' statistics by its square), and the reports as they
+        stood at the end of last month are kept aside for ``lagged_products``.
+        """
+        self.reports_before = np.stack([self.reports, self.reports_before[0]])
+        for arr in (self.reports, self.pool_view, self.heard, self.voice_sum, self.voice_n,
+                    self.reports_before):
             arr *= factor
+        self.products *= factor**2
         self.residual_ss *= factor
         self.residual_n *= factor
 
@@ -224,21 +287,22 @@ class Commissioner(mesa.Agent):
             regime.review(world.segment_mean(self.believed_values()))
 
     def assess_context(self) -> str:
-        """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy.
+        """Lever 6: estimate uncertainty and control from own data, then pick Ebrahim's strategy,
+        leaving the strategy in force only where an estimate crosses its boundary by the margin.
 
-        Without enough data for an estimate it assumes the middle of the scale (0.5).
+        Without enough data for an estimate it assumes the middle of the scale (0.5), which keeps
+        the side in force (or, before any, counts as high uncertainty and broad control).
         """
-        world, sc = self.model.world, self.model.scenario_config
-        mean, sd = self.beliefs()
+        world, sc, regime = self.model.world, self.model.scenario_config, self.regime
         reference = sc.world.departure_sd * sc.world.effect_scale * np.sqrt(PROFILE)[None] \
-            * np.ones_like(mean)
+            * np.ones(self.reports.shape[:-1])
         self.estimated_uncertainty = estimate_uncertainty(
-            mean, sd, self.evidence(), world.prior_mean, world.prior_sd, reference)
+            self.products, self.reports[..., beliefs.PRECISION], world.prior_sd, reference)
         self.estimated_control = estimate_control(self.residual_ss, self.residual_n,
                                                   sc.world.measurement_sd, sc.world.effect_scale)
-        u = 0.5 if self.estimated_uncertainty is None else self.estimated_uncertainty
-        c = 0.5 if self.estimated_control is None else self.estimated_control
-        return ebrahim_strategy(u, c)
+        u = BOUNDARY if self.estimated_uncertainty is None else self.estimated_uncertainty
+        c = BOUNDARY if self.estimated_control is None else self.estimated_control
+        return ebrahim_strategy(u, c, regime.strategy, regime.settings.context_margin)
 
     def retender(self, providers: list) -> list:
         """Which providers lose their contract: the lowest scorers on the measure (league table).

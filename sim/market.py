@@ -81,6 +81,14 @@ BOTTOM_OF_TABLE = 0.25
 MIN_SCORE_SPREAD = 0.02  # the least spread of scores providers allow for (a few outcomes in 100 cases)
 
 
+def expected_cases(cases: np.ndarray, referrals_per_provider: float, months_left: int) -> np.ndarray:
+    """The cases each provider expects to have taken by the end of its contract: those taken so
+    far, and its share of the referrals still to come. An outcome early in a contract moves the
+    score it will be judged on as one case among all of them, not among the few taken so far.
+    """
+    return cases + referrals_per_provider * months_left
+
+
 def standing_stakes(scores: np.ndarray, cases: np.ndarray, at_risk: np.ndarray, replace_share: float,
                     contract_value: float, league_tables: bool, reputation_value: float) -> np.ndarray:
     """What one more outcome on its score is worth to each provider (GBP): its stake in its
@@ -90,11 +98,12 @@ def standing_stakes(scores: np.ndarray, cases: np.ndarray, at_risk: np.ndarray, 
     outcome lowers a provider's chance of losing its contract, worth ``contract_value``, by the
     density of that chance at its score, read from a normal spread of its peers' scores around the
     cut-off. Where league tables make the ranking public, an outcome also lifts its rank, worth
-    ``reputation_value`` from bottom to top. One outcome moves the score by 1 / cases.
+    ``reputation_value`` from bottom to top. One outcome moves the score at re-tendering by
+    1 / the cases taken by then (``expected_cases``).
 
     Args:
         scores: each provider's score this contract (outcomes per case taken).
-        cases: each provider's cases taken this contract.
+        cases: the cases each provider expects to have taken by the end of the contract.
         at_risk: which providers the re-tendering rule could replace.
         replace_share: share of providers replaced at re-tendering.
         contract_value: what losing the contract costs a provider (GBP).
@@ -271,8 +280,8 @@ class Market:
             provider.contract_outcomes, provider.contract_cases = 0, int(caseloads[provider.slot])
             provider.ever_shared = False
 
-    def outcome_stakes(self) -> np.ndarray:
-        """Each slot's stake in its standing per outcome this month (GBP; 0 for an empty slot):
+    def outcome_stakes(self, month: int) -> np.ndarray:
+        """Each slot's stake in its standing per outcome in ``month`` (GBP; 0 for an empty slot):
         what an outcome on its score is worth through re-tendering and public ranking.
         """
         providers, settings = self.providers, self.model.regime.settings
@@ -281,7 +290,9 @@ class Market:
         if not providers:
             return stakes
         scores = np.array([q.score for q in providers])
-        cases = np.array([q.contract_cases for q in providers])
+        months_left = settings.contract_months - month % settings.contract_months
+        cases = expected_cases(np.array([q.contract_cases for q in providers]),
+                               self.model.world.arrivals_mean / len(providers), months_left)
         rule = settings.retender_rule
         at_risk = np.array([rule == "replace_bottom" or (rule == "keep_learners" and not q.ever_shared)
                             for q in providers])

@@ -160,7 +160,7 @@ class CommissioningModel(mesa.Model):
 
         month = Month(number, Intake.open(len(pop), len(market.slots), world.n_segments))
         month.outlook = learning.outlook(evidence, world, regime, sc, com.payment_scale,
-                                         market.outcome_stakes(), self.rng)
+                                         market.outcome_stakes(number), self.rng)
         market.intake(self.intake_order(), month.outlook, month.intake)
         month.service = service.serve(self, month.outlook)
 

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from sim.measures import MEASURES  # noqa: E402
 from sim.scenario import field_label  # noqa: E402
-from sim.statistics import CONFIDENCE, band, summary_measure  # noqa: E402
+from sim.statistics import CONFIDENCE, band, mean_ci, summary_measure  # noqa: E402
 
 COMPARE_MEASURES = ["mean_wellbeing", "hardest_wellbeing", "commissioner_knowledge",
                     "system_knowledge", "goodhart_gap", "parked_share_hardest"]
@@ -345,33 +345,95 @@ def plot_multitask(table: pd.DataFrame):
     return fig
 
 
-def plot_pooled(runs: pd.DataFrame, pool_size: int):
-    """Pooled against isolated learners: cumulative regret after month 1 with 95% bands, and the
-    ratio of the two per replicate against the range 1/M to 1/sqrt(M).
+def plot_pooled(runs: pd.DataFrame, pool_size: int, doublings: pd.DataFrame, by_size: pd.DataFrame,
+                slopes: pd.Series, reference: tuple[float, float, float], agreement: float):
+    """What the pooled-learning check reads, a panel per rule.
+
+    Args:
+        runs: the pooled and the isolated arm at M = ``pool_size``, every replicate and month.
+        pool_size: M of ``runs``.
+        doublings: pooled / isolated regret per replicate over each doubling of time (replicate x
+            the window's last month); the last column is finding (a)'s.
+        by_size: the last doubling's ratio per replicate at each pool size (replicate x M).
+        slopes: per replicate, the slope of log(ratio) on log(M) (finding (b)).
+        reference: the matched textbook's ratio of months 2..T with its 95% interval (finding (c)).
+        agreement: the factor within which finding (c) asks the model to agree with it.
     """
     runs = runs[runs["month"] >= 1]
     after = runs.assign(regret=runs["provider_regret"] - runs.groupby(
         ["regime", "replicate"])["provider_regret"].transform("first"))
-    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, ((ax, ax_doubling), (ax_size, ax_ratio)) = plt.subplots(2, 2, figsize=(11, 8.6))
     for arm, rows in bands(after, "regret").groupby("regime", sort=False):
         ax.plot(rows["month"], rows["mean"], label=arm)
         ax.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("month (log scale)")
     ax.set_ylabel("cumulative regret per provider after month 1 (GBP)")
-    ax.set_title("Regret, pooled against isolated learners (95% bands)")
-    ax.legend()
+    ax.set_title(f"(a) Regret, M = {pool_size} (95% bands): log n is a straight line", fontsize=10)
+    ax.legend(fontsize=8)
+
+    _pool_range(ax_doubling, pool_size)
+    ends = doublings.columns.to_numpy()
+    centres = np.sqrt(ends * (ends // 2))  # the middle of each window on the log scale
+    _mean_bars(ax_doubling, centres, doublings, "mean over replicates (95% CI)")
+    last = doublings[ends[-1]]
+    ax_doubling.plot(np.full(len(last), centres[-1]), last, "k.", alpha=0.4,
+                     label="replicates, last doubling (the finding)")
+    ax_doubling.set_xscale("log")
+    ax_doubling.set_xticks(centres, [f"{end // 2 + 1}-{end}" for end in ends], fontsize=7)
+    ax_doubling.minorticks_off()
+    ax_doubling.set_xlabel("months (each window a doubling of time)")
+    ax_doubling.set_ylabel("pooled / isolated regret accrued in the window")
+    ax_doubling.set_title("(a) Regret accrued per doubling of time, pooled / isolated", fontsize=10)
+    ax_doubling.legend(fontsize=7)
+
+    sizes = by_size.columns.to_numpy(dtype=float)
+    ax_size.fill_between(sizes, 1 / sizes, sizes ** -0.5, color="grey", alpha=0.15,
+                         label="1/M (slope -1) to 1/sqrt(M) (slope -1/2)")
+    _mean_bars(ax_size, sizes, by_size, "mean over replicates (95% CI)")
+    # the two slopes through the middle of the data, to read the slope apart from the level
+    centre_x, centre_y = np.log(sizes).mean(), np.log(by_size.mean().to_numpy()).mean()
+    for slope, style in ((-1.0, "--"), (-0.5, ":")):
+        ax_size.plot(sizes, np.exp(centre_y + slope * (np.log(sizes) - centre_x)), "k" + style,
+                     lw=0.8, label=f"slope {slope:g}")
+    ax_size.set_xscale("log")
+    ax_size.set_yscale("log")
+    ax_size.set_xticks(sizes, [f"{m:g}" for m in sizes])
+    ax_size.minorticks_off()
+    ax_size.set_xlabel("M, providers pooling (log scale)")
+    ax_size.set_ylabel("pooled / isolated regret, last doubling (log scale)")
+    slope = "{:.2f} [{:.2f}, {:.2f}]".format(*mean_ci(slopes))
+    ax_size.set_title(f"(b) Against M: slope of log ratio on log M {slope}", fontsize=10)
+    ax_size.legend(fontsize=7)
+
     per_replicate = after[after["month"] >= 2].pivot(index=["month", "replicate"],
                                                       columns="regime", values="regret")
     ratio = (per_replicate["pooled"] / per_replicate["isolated"]).rename("ratio").reset_index()
     rows = bands(ratio.assign(regime="pooled / isolated"), "ratio")
-    ax_ratio.plot(rows["month"], rows["mean"], label="pooled / isolated")
+    ax_ratio.plot(rows["month"], rows["mean"], label="model, mean over replicates (95% band)")
     ax_ratio.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.2)
-    ax_ratio.axhspan(1 / pool_size, 1 / np.sqrt(pool_size), color="grey", alpha=0.15,
-                     label=f"1/M to 1/sqrt(M), M = {pool_size}")
+    _pool_range(ax_ratio, pool_size)
+    horizon = rows["month"].max()
+    value, low, high = reference
+    ax_ratio.errorbar([horizon], [value], [[value - low], [high - value]], fmt="s", color="C3",
+                      capsize=3, label="matched textbook Thompson sampling (95% CI)")
+    ax_ratio.fill_between([horizon * 0.7, horizon], value / agreement, value * agreement,
+                          color="C3", alpha=0.15, label=f"within a factor {agreement:g} of it")
     ax_ratio.set_xscale("log")
     ax_ratio.set_xlabel("month (log scale)")
-    ax_ratio.set_ylabel("ratio of cumulative regret")
-    ax_ratio.set_title("Pooled over isolated regret, per replicate (95% band)")
-    ax_ratio.legend(fontsize=8)
+    ax_ratio.set_ylabel("pooled / isolated cumulative regret after month 1")
+    ax_ratio.set_title("(c) Cumulative ratio against the matched textbook", fontsize=10)
+    ax_ratio.legend(fontsize=7)
     return fig
+
+
+def _pool_range(ax, pool_size: int) -> None:
+    """The range 1/M to 1/sqrt(M) as a grey band across ``ax``."""
+    ax.axhspan(1 / pool_size, 1 / np.sqrt(pool_size), color="grey", alpha=0.15,
+               label=f"1/M to 1/sqrt(M), M = {pool_size}")
+
+
+def _mean_bars(ax, x: np.ndarray, table: pd.DataFrame, label: str) -> None:
+    """Each column's mean over the rows with its 95% t interval (``mean_ci``), at ``x``."""
+    mean, low, high = np.array([mean_ci(table[column]) for column in table.columns]).T
+    ax.errorbar(x, mean, [mean - low, high - mean], fmt="o-", capsize=3, label=label)

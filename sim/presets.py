@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from sim.scenario import Scenario, ScenarioError, parse_override, resolve_field, set_path, validate
+from sim.scenario import Scenario, ScenarioError, apply_overrides, validate
 
 
 def scenario_dirs() -> list[Path]:
@@ -85,15 +85,13 @@ def load(*names: str | Path, overrides: list[str] | dict[str, Any] | None = None
     for name in names:
         path = find_file(name)
         sources.append(str(path))
-        data = merge(data, read_toml(path))
-    validate(data, source=" + ".join(sources) or "defaults")  # a bad file is named as such
-    if isinstance(overrides, dict):
-        items = [(resolve_field(k), v) for k, v in overrides.items()]
-    else:
-        items = [parse_override(o) for o in overrides or []]
-    for path, value in items:
-        set_path(data, path, value)
-    return validate(data, source="--set" if items else " + ".join(sources) or "defaults")
+        tables = read_toml(path)
+        validate(tables, source=str(path))  # alone, so that a bad file is named alone
+        data = merge(data, tables)
+    scenario = validate(data, source=" + ".join(sources) or "defaults")
+    if not overrides:
+        return scenario
+    return apply_overrides(data, overrides, source="overrides" if isinstance(overrides, dict) else "--set")
 
 
 def preset_description(path: Path) -> str:

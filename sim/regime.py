@@ -79,9 +79,10 @@ LEVERS = (
     Lever(6, "Take a context-led approach",
           "Fit accountability to how uncertain cause and effect are and how much control providers "
           "have over outcomes (Ebrahim).",
-          ("regime.context_led",),
+          ("regime.context_led", "regime.context_margin"),
           ("sim.regime.Regime.assessment_due", "sim.commissioner.Commissioner.review",
-           "sim.commissioner.Commissioner.assess_context", "sim.regime.Regime.adopt")),
+           "sim.commissioner.Commissioner.assess_context", "sim.regime.ebrahim_strategy",
+           "sim.regime.Regime.adopt")),
     Lever(7, "Take a nuanced approach to evidence",
           "Build on what is known while recognising its limits; share data openly.",
           ("regime.prior_weight", "regime.open_data"),
@@ -129,11 +130,35 @@ STRATEGIES = {
 }
 
 
-def ebrahim_strategy(uncertainty: float, control: float) -> str:
-    """Ebrahim's contingency: the strategy for an (estimated) uncertainty and control."""
-    if uncertainty < 0.5:
-        return "integrated" if control >= 0.5 else "niche"
-    return "ecosystem" if control >= 0.5 else "emergent"
+# Each strategy's side of the two boundaries: (uncertainty high, control broad).
+SIDES = {"niche": (False, False), "integrated": (False, True), "emergent": (True, False),
+         "ecosystem": (True, True)}
+BOUNDARY = 0.5  # Ebrahim's two axes are split at the middle of their 0..1 scales
+
+
+def past_boundary(estimate: float, was_past: bool | None, margin: float) -> bool:
+    """Hysteresis on one axis: whether an estimate puts the context past the boundary (uncertainty
+    high, or control broad), given the side the strategy in force stands on.
+
+    With no side yet (``was_past`` None) the estimate is set against the boundary itself. After,
+    the side is kept until the estimate crosses to the other by the margin: past the boundary
+    means at least ``BOUNDARY + margin`` when coming from below, and at least ``BOUNDARY - margin``
+    when already past it. A margin of 0 is the plain boundary.
+    """
+    if was_past is None:
+        return estimate >= BOUNDARY
+    return estimate >= BOUNDARY + (-margin if was_past else margin)
+
+
+def ebrahim_strategy(uncertainty: float, control: float, current: str = "as set",
+                     margin: float = 0.0) -> str:
+    """Ebrahim's contingency: the strategy for an (estimated) uncertainty and control, switching
+    from ``current`` only where an estimate crosses its boundary by ``margin`` (``past_boundary``).
+    """
+    high_before, broad_before = SIDES.get(current, (None, None))
+    sides = (past_boundary(uncertainty, high_before, margin),
+             past_boundary(control, broad_before, margin))
+    return next(name for name, side in SIDES.items() if side == sides)
 
 
 class Regime:

@@ -19,31 +19,74 @@ the command line decides how to show it.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
-from typing import Any, Literal
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from annotated_types import MaxLen, MinLen
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import core_schema
 
 from sim.payment import PAYMENT_MODELS
 
 DOMAINS = ("employment", "housing", "health", "social")
+
+PENNY = 0.01
+"""The least sum of money that means anything (GBP): a price, fee, cost or budget is 0 or at least this."""
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run, with one line saying why."""
 
 
-def field(default: Any, description: str, *, unit: str | None = None, **limits: Any) -> Any:
-    """A schema field with its description, unit and allowed range."""
-    extra = {"unit": unit} if unit else None
-    return Field(default, description=description, json_schema_extra=extra, **limits)
+@dataclass(frozen=True)
+class ZeroOrAtLeast:
+    """A field's constraint: 0, or at least ``minimum`` (a sum of money is none, or at least a penny).
+
+    Pydantic reads it from the field's type (``Annotated[float, ZeroOrAtLeast(PENNY)]``) and checks
+    it after the type and the range; ``allowed`` describes it.
+    """
+
+    minimum: float
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: float) -> float:
+        if 0 < value < self.minimum:
+            raise ValueError(f"between 0 and {self.minimum} means nothing")
+        return value
+
+
+Money = Annotated[float, ZeroOrAtLeast(PENNY)]
+"""GBP that may be 0: none, or at least a penny (a thousandth of a penny would be no price at all,
+and a divisor of it overflows)."""
+
+
+def field(default: Any, description: str, *, unit: str | None = None, rule: str | None = None,
+          **limits: Any) -> Any:
+    """A schema field with its description, unit and allowed range.
+
+    Args:
+        default: the default value.
+        description: what the field means, in one or two sentences.
+        unit: its unit, if it has one.
+        rule: a constraint that a validator checks beyond the range, in words for ``allowed``.
+        limits: pydantic's constraints (``ge``, ``le``, ``min_length``...).
+    """
+    extra = {key: value for key, value in (("unit", unit), ("rule", rule)) if value}
+    return Field(default, description=description, json_schema_extra=extra or None, **limits)
 
 
 class Section(BaseModel):
-    # strict: a TOML boolean or string is never silently read as a number (or the reverse)
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
+    # strict: a TOML boolean or string is never silently read as a number (or the reverse);
+    # no NaN or infinity: TOML has them (nan, inf), and no field means anything with them
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class Population(Section):
@@ -54,11 +97,12 @@ class Population(Section):
                             unit="citizens", ge=1, le=10_000_000)
     arrival_rate: float = field(0.03, "New citizens arriving each month, as a share of n_citizens.",
                                 unit="share per month", ge=0.0, le=1.0)
-    segment_mix: list[float] = field(
+    # relative weights (shares, percentages or counts all read the same): the cap keeps their sum finite
+    segment_mix: list[Annotated[float, Field(ge=0.0, le=1e6)]] = field(
         [0.25, 0.2, 0.18, 0.15, 0.12, 0.10],
         "Share of arrivals in each segment, from 'one light need' to 'many severe needs' "
         "(the last segment is the hardest to help). Normalised to sum to one.",
-        min_length=2, max_length=12)
+        rule="with a positive sum", min_length=2, max_length=12)
     need_drift: float = field(0.006, "Monthly rise of every need without support.",
                               unit="need per month", ge=0.0, le=0.1)
     value_concentration: float = field(
@@ -75,11 +119,12 @@ class Population(Section):
                                  "served, parked, refused, timed out or resolved).",
                                  unit="months", ge=1, le=240)
 
-    @model_validator(mode="after")
-    def _mix_positive(self) -> Population:
-        if any(s < 0 for s in self.segment_mix) or sum(self.segment_mix) <= 0:
-            raise ValueError("segment_mix must be non-negative with a positive sum")
-        return self
+    @field_validator("segment_mix")
+    @classmethod
+    def _mix_positive(cls, mix: list[float]) -> list[float]:
+        if sum(mix) <= 0:
+            raise ValueError("the shares must have a positive sum")
+        return mix
 
 
 class Context(Section):
@@ -97,16 +142,19 @@ class Context(Section):
 class World(Section):
     """Scales of the hidden truth."""
 
+    # the prior's precision is 1 / (prior_sd effect_scale)^2: these two minimums keep it finite
+    # (at most 1e10 before prior_weight); a smaller effect moves no need visibly within a run
     effect_scale: float = field(0.035, "Monthly fall in a need from one unit of effort with a "
                                 "well-matched approach, in the published evidence.",
-                                unit="need per unit effort per month", gt=0.0, le=0.5)
+                                unit="need per unit effort per month", ge=0.001, le=0.5)
     departure_sd: float = field(2.0, "Spread of local true effects around the published evidence at "
                                 "uncertainty 1, as a multiple of effect_scale.", ge=0.0, le=5.0)
     drift_speed: float = field(0.02, "Monthly mean reversion of the drifting truth at uncertainty 1 "
                                "(higher = faster change).", unit="per month", ge=0.0, le=1.0)
     measurement_sd: float = field(0.04, "Noise in a recorded need score.", unit="need", ge=0.0, le=0.5)
+    # a hundredth of the effect: the evidence is as good as certain, for any run length
     prior_sd: float = field(0.6, "Standard deviation of the published evidence about each effect, as a "
-                            "multiple of effect_scale.", gt=0.0, le=5.0)
+                            "multiple of effect_scale.", ge=0.01, le=5.0)
 
 
 class Providers(Section):
@@ -118,23 +166,25 @@ class Providers(Section):
     mission_mean: float = field(0.5, "Mean initial mission: the weight a provider puts on citizens' "
                                 "wellbeing against payment.", ge=0.0, le=1.0)
     mission_spread: float = field(0.15, "Spread of initial mission across providers.", ge=0.0, le=0.5)
+    # divided by in the best effort (Provider.plan): at least a penny
     effort_cost: float = field(600.0, "Cost scale c of effort: one unit of effort on one domain for "
-                               "one citizen-month costs c/2.", unit="GBP", gt=0.0, le=1e6)
+                               "one citizen-month costs c/2.", unit="GBP", ge=PENNY, le=1e6)
     substitution: float = field(0.3, "Substitution d between domains in the effort cost "
                                 "(Holmstrom-Milgrom): effort on one domain raises the marginal cost "
                                 "of the others.", ge=0.0, le=0.95)
     baseline_effort: float = field(0.25, "Effort a provider gives each domain of an active case "
                                    "without any incentive (professional norm).",
                                    unit="effort", ge=0.0, le=2.0)
+    # a hundredth of a unit of effort: below it a provider can do nothing
     max_effort: float = field(3.0, "Most effort on one domain for one citizen-month.",
-                              unit="effort", gt=0.0, le=20.0)
-    wellbeing_value: float = field(50000.0, "What a fully mission-driven provider would pay for one "
+                              unit="effort", ge=0.01, le=20.0)
+    wellbeing_value: Money = field(50000.0, "What a fully mission-driven provider would pay for one "
                                    "unit of a citizen's wellbeing.", unit="GBP", ge=0.0, le=1e7)
-    start_cash: float = field(150000.0, "Cash reserve of a provider when it starts a contract.",
+    start_cash: Money = field(150000.0, "Cash reserve of a provider when it starts a contract.",
                               unit="GBP", ge=0.0, le=1e9)
-    overhead: float = field(3000.0, "Fixed monthly running cost of a provider.", unit="GBP per month",
+    overhead: Money = field(3000.0, "Fixed monthly running cost of a provider.", unit="GBP per month",
                             ge=0.0, le=1e8)
-    admin_cost: float = field(40.0, "Monthly cost of keeping a case on the books (parked cases "
+    admin_cost: Money = field(40.0, "Monthly cost of keeping a case on the books (parked cases "
                               "cost only this).", unit="GBP per month", ge=0.0, le=1e5)
     forgetting: float = field(0.95, "Monthly weight kept on old observations in every posterior "
                               "(1 = never forget; lower tracks drift faster).", ge=0.5, le=1.0)
@@ -142,16 +192,16 @@ class Providers(Section):
                                      "provider could falsify in a month (its opportunity: whether it "
                                      "does is its decision, weighing gain against risk and "
                                      "integrity).", unit="per case-month", ge=0.0, le=1.0)
-    integrity_cost: float = field(3000.0, "What falsifying an outcome record costs a fully "
+    integrity_cost: Money = field(3000.0, "What falsifying an outcome record costs a fully "
                                   "mission-driven provider in its own terms (not lying to its "
                                   "commissioner), weighed against the money a false report brings; "
                                   "a provider bears it in proportion to its mission.",
                                   unit="GBP per false report", ge=0.0, le=1e7)
-    contract_value: float = field(100000.0, "What losing its contract at re-tendering costs a "
+    contract_value: Money = field(100000.0, "What losing its contract at re-tendering costs a "
                                   "provider: the surplus and the work it would lose. Each outcome on "
                                   "its score lowers its chance of losing it.", unit="GBP",
                                   ge=0.0, le=1e9)
-    reputation_value: float = field(50000.0, "Where league tables are public, what rising from the "
+    reputation_value: Money = field(50000.0, "Where league tables are public, what rising from the "
                                     "bottom to the top of the ranking is worth to a provider (its "
                                     "standing with funders and in future tenders).", unit="GBP",
                                     ge=0.0, le=1e9)
@@ -215,26 +265,26 @@ class PaymentSettings(Section):
         "fee_for_service", "Payment model: payment by results on the measure ('outcomes'), a linear "
         "payment on measured improvement ('distance_travelled'), a fee per case-month, or a block "
         "grant per caseload place.")
-    outcome_price: float = field(3500.0, "Price of one outcome (a case first meeting the measure).",
+    outcome_price: Money = field(3500.0, "Price of one outcome (a case first meeting the measure).",
                                  unit="GBP", ge=0.0, le=1e7)
-    improvement_price: float = field(40000.0, "Price per unit fall in the measured need beyond its "
+    improvement_price: Money = field(40000.0, "Price per unit fall in the measured need beyond its "
                                      "expected drift ('distance_travelled': value added).",
                                      unit="GBP per unit need", ge=0.0, le=1e7)
     differential_prices: bool = field(False, "Outcome prices rise with the segment's severity.")
     price_ratio_hardest: float = field(3.0, "With differential prices: price for the hardest-to-help "
                                        "segment over that for the lightest.", ge=1.0, le=50.0)
-    attachment_fee: float = field(0.0, "Fee paid when a provider takes on a case.", unit="GBP",
+    attachment_fee: Money = field(0.0, "Fee paid when a provider takes on a case.", unit="GBP",
                                   ge=0.0, le=1e6)
-    fee_per_month: float = field(400.0, "Fee per case-month ('fee_for_service').",
+    fee_per_month: Money = field(400.0, "Fee per case-month ('fee_for_service').",
                                  unit="GBP per case-month", ge=0.0, le=1e6)
-    grant_per_place: float = field(400.0, "Block grant per caseload place per month.",
+    grant_per_place: Money = field(400.0, "Block grant per caseload place per month.",
                                    unit="GBP per place-month", ge=0.0, le=1e6)
     selection_allowed: bool = field(False, "Providers may refuse referrals (and so cream); false: "
                                     "mandatory referral, as on the UK Work Programme: referrals are "
                                     "allocated and cannot be refused, so creaming can only be by "
                                     "parking.")
     budget_per_month: float = field(250000.0, "The commissioner's budget each month.",
-                                    unit="GBP per month", gt=0.0, le=1e12)
+                                    unit="GBP per month", ge=PENNY, le=1e12)
     allow_overspend: bool = field(False, "Payments may exceed the monthly budget; otherwise they are "
                                   "scaled down pro rata.")
     audit_rate: float = field(0.05, "Share of reported outcomes audited each month.", ge=0.0, le=1.0)
@@ -248,7 +298,7 @@ class PaymentSettings(Section):
         True, "An outcome is a case that did not meet the measure when a provider took it on and now "
         "does, as programmes define one (a job outcome for someone out of work); false: any case "
         "first meeting the measure in service counts, including those that met it from the start.")
-    sustainment_price: float = field(0.0, "Payment by results: paid for each month a case keeps meeting "
+    sustainment_price: Money = field(0.0, "Payment by results: paid for each month a case keeps meeting "
                                      "the measure after its outcome, up to sustainment_months.",
                                      unit="GBP per case-month", ge=0.0, le=1e6)
     sustainment_months: int = field(0, "Payment by results: months after an outcome for which a kept "
@@ -288,7 +338,7 @@ class RegimeSettings(Section):
     measure: Literal["threshold", "composite"] = field(
         "threshold", "Lever 4: the paid-for measure is a threshold on one domain, or on a composite "
         "weighted by what citizens value.")
-    measured_domain: str = field("employment", "Lever 4: the domain of a 'threshold' measure.")
+    measured_domain: Literal[DOMAINS] = field("employment", "Lever 4: the domain of a 'threshold' measure.")
     measure_threshold: float = field(0.25, "Lever 4: a case meets the measure when its measured need is "
                                      "at or below this level.", unit="need", ge=0.0, le=1.0)
     # 5. review goals
@@ -299,6 +349,10 @@ class RegimeSettings(Section):
     # 6. context-led
     context_led: bool = field(False, "Lever 6: the commissioner estimates uncertainty and control from "
                               "its own data and picks its approach by Ebrahim's contingency.")
+    context_margin: float = field(0.1, "Lever 6: hysteresis: how far past the 0.5 boundary an estimate "
+                                  "of uncertainty or of control must go before the commissioner "
+                                  "leaves the strategy in force for the other side's (0 = switch at "
+                                  "the boundary).", unit="0-1 scale", ge=0.0, le=0.5)
     # 7. nuanced evidence
     prior_weight: float = field(1.0, "Lever 7: weight of the published evidence against local "
                                 "learning (multiplies the prior's precision).", ge=0.01, le=100.0)
@@ -316,32 +370,25 @@ class RegimeSettings(Section):
     replace_share: float = field(0.25, "Share of providers replaced at re-tendering.", ge=0.0, le=1.0)
     payment: PaymentSettings = Field(default_factory=PaymentSettings)
 
-    @field_validator("measured_domain")
-    @classmethod
-    def _domain_known(cls, value: str) -> str:
-        if value not in DOMAINS:
-            raise ValueError(f"unknown domain; allowed: one of {', '.join(DOMAINS)}")
-        return value
-
 
 class Costs(Section):
     """What the commissioner's own activities cost: each is charged to its monthly budget."""
 
-    procurement_cost: float = field(
+    procurement_cost: Money = field(
         8000.0, "Cost to the commissioner of competing one contract: every contract at each "
         "re-tendering, and a failed contract re-let (the average cost to a UK public body of a "
         "competitive procurement, CEBR 2013).", unit="GBP per contract", ge=0.0, le=1e7)
-    audit_cost: float = field(250.0, "Cost of auditing one outcome report against the case records "
+    audit_cost: Money = field(250.0, "Cost of auditing one outcome report against the case records "
                               "(assumed: about a day of a contract officer's time per eight reports).",
                               unit="GBP per audited report", ge=0.0, le=1e6)
-    case_data_cost: float = field(5.0, "Cost of collecting case-level data on one domain for one case "
+    case_data_cost: Money = field(5.0, "Cost of collecting case-level data on one domain for one case "
                                   "in a month, beyond the outcome counts every contract reports "
                                   "(assumed: data returns and their checking).",
                                   unit="GBP per case-month per domain", ge=0.0, le=1e5)
-    voice_cost: float = field(15.0, "Cost of collecting one citizen's report of what matters to them "
+    voice_cost: Money = field(15.0, "Cost of collecting one citizen's report of what matters to them "
                               "(assumed: a short structured conversation or survey).",
                               unit="GBP per report", ge=0.0, le=1e5)
-    forum_cost: float = field(400.0, "Cost of one attendee at one learning forum, each provider and "
+    forum_cost: Money = field(400.0, "Cost of one attendee at one learning forum, each provider and "
                               "the commissioner where it attends; citizens' voice heard there is "
                               "charged as voice reports (assumed: half a day of staff time and "
                               "facilitation).", unit="GBP per attendee", ge=0.0, le=1e6)
@@ -359,10 +406,7 @@ class Scenario(Section):
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A copy with fields replaced, by dotted path or by bare field name."""
-        data = self.model_dump()
-        for key, value in overrides.items():
-            set_path(data, resolve_field(key), value)
-        return validate(data, source="overrides")
+        return apply_overrides(self.model_dump(), overrides, source="overrides")
 
     def summary(self) -> dict[str, Any]:
         """The resolved parameters as plain JSON-able data."""
@@ -370,6 +414,9 @@ class Scenario(Section):
 
 
 # --- field paths -----------------------------------------------------------------------------------
+
+FIELDS_HINT = " (see `commsim fields` for the list)"
+
 
 def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str, Any]:
     """Every leaf field as ``{dotted.path: FieldInfo}``."""
@@ -386,6 +433,10 @@ def field_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str
 def resolve_field(key: str) -> str:
     """The dotted path of a field named by its path, or by any unique tail of it
     (``differential_prices``, ``payment.differential_prices``).
+
+    Raises:
+        ScenarioError: no field has that name (with the closest name, if one is close), or
+            several do.
     """
     paths = field_paths()
     if key in paths:
@@ -395,7 +446,14 @@ def resolve_field(key: str) -> str:
         return matches[0]
     if matches:
         raise ScenarioError(f"field '{key}' is ambiguous: say {' or '.join(matches)}")
-    raise ScenarioError(f"unknown field '{key}' (see `commsim fields` for the list)")
+    names = paths if "." in key else [p.rsplit(".", 1)[-1] for p in paths]
+    raise ScenarioError(f"unknown field '{key}'{did_you_mean(key, names)}{FIELDS_HINT}")
+
+
+def did_you_mean(key: str, names: list[str]) -> str:
+    """``"; did you mean 'name'?"`` for the one of ``names`` closest to a misspelt ``key``, else ``""``."""
+    close = difflib.get_close_matches(key, names, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -407,31 +465,70 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
-def allowed(info: Any) -> str:
-    """The allowed values of a field, in words."""
-    import typing
+KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+PLURALS = {int: "integers", float: "numbers", str: "strings"}
 
-    args = typing.get_args(info.annotation)
-    if typing.get_origin(info.annotation) is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    lo = hi = None
-    lo_open = hi_open = False
-    for m in info.metadata:
-        if getattr(m, "ge", None) is not None:
-            lo = m.ge
-        if getattr(m, "gt", None) is not None:
-            lo, lo_open = m.gt, True
-        if getattr(m, "le", None) is not None:
-            hi = m.le
-        if getattr(m, "lt", None) is not None:
-            hi, hi_open = m.lt, True
-    kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    kind = kinds.get(info.annotation, "a list of numbers")
+
+def allowed(info: Any) -> str:
+    """The allowed values of a field, in words: its kind, range and any further rule."""
+    ann = info.annotation
+    if typing.get_origin(ann) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(ann))
+    if typing.get_origin(ann) is list:
+        item, item_limits = list_item(info)
+        lengths = {type(m): m for m in info.metadata}
+        text = (f"a list of {lengths[MinLen].min_length} to {lengths[MaxLen].max_length} "
+                f"{PLURALS[item]}{interval(item_limits)}")
+    else:
+        floor = smallest_positive(info)
+        text = KINDS[ann] + interval(info.metadata, floor=floor)
+        text = text if floor is None else f"0, or {text}"
+    rule = (info.json_schema_extra or {}).get("rule")
+    return f"{text} {rule}" if rule else text
+
+
+def list_item(info: Any) -> tuple[type, list[Any]]:
+    """A list field's item type and the constraints on each item."""
+    item = typing.get_args(info.annotation)[0]
+    kind, *constraints = typing.get_args(item) or (item,)  # Annotated[float, Field(ge=...)]
+    return kind, constraints
+
+
+def limits(constraints: list[Any]) -> dict[str, Any]:
+    """A range from pydantic's constraints, as ``{"ge" | "gt" | "le" | "lt": value}``.
+
+    Args:
+        constraints: annotated-types' ``Ge``, ``Gt``, ``Le``, ``Lt``, or ``FieldInfo``s holding them
+            (a field's ``metadata``), among others, which are passed over.
+    """
+    found: dict[str, Any] = {}
+    for constraint in constraints:
+        for inner in getattr(constraint, "metadata", [constraint]):  # a FieldInfo holds its own
+            found.update({k: getattr(inner, k) for k in ("ge", "gt", "le", "lt") if hasattr(inner, k)})
+    return found
+
+
+def interval(constraints: list[Any], floor: float | None = None) -> str:
+    """`` in [lo, hi]`` (or with open ends) from pydantic's constraints, ``""`` where there are none.
+
+    Args:
+        constraints: as for ``limits``.
+        floor: a lower end that replaces the constraints' (``ZeroOrAtLeast``'s minimum).
+    """
+    found = limits(constraints)
+    if floor is not None:
+        found["ge"] = floor
+        found.pop("gt", None)
+    lo, hi = found.get("ge", found.get("gt")), found.get("le", found.get("lt"))
     if lo is None and hi is None:
-        return kind
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    return f"{kind} in {left}{'' if lo is None else lo}, {'' if hi is None else hi}{right}"
+        return ""
+    left, right = "(" if "gt" in found else "[", ")" if "lt" in found else "]"
+    return f" in {left}{'' if lo is None else lo}, {'' if hi is None else hi}{right}"
+
+
+def smallest_positive(info: Any) -> float | None:
+    """The least positive value of a field that is 0 or at least some minimum (money), else None."""
+    return next((m.minimum for m in info.metadata if isinstance(m, ZeroOrAtLeast)), None)
 
 
 def unit(info: Any) -> str:
@@ -439,28 +536,85 @@ def unit(info: Any) -> str:
     return extra.get("unit", "") if isinstance(extra, dict) else ""
 
 
+# --- overrides and validation ----------------------------------------------------------------------
+
 def parse_override(text: str) -> tuple[str, Any]:
-    """``field=value`` with the value read as TOML (numbers, booleans, strings, lists)."""
+    """``field=value`` as (dotted path, value); ScenarioError naming the ``--set`` it came from."""
+    try:
+        return _override(text)
+    except ScenarioError as err:
+        raise ScenarioError(f"--set {err}") from None
+
+
+def _override(text: str) -> tuple[str, Any]:
+    """``field=value`` as (dotted path, value read as TOML: numbers, booleans, strings, lists).
+
+    Raises:
+        ScenarioError: ``text: what is wrong`` (no ``=``, or no such field).
+    """
     if "=" not in text:
-        raise ScenarioError(f"--set {text!r}: expected FIELD=VALUE, e.g. context.uncertainty=0.8")
+        raise ScenarioError(f"{text!r}: expected FIELD=VALUE, e.g. context.uncertainty=0.8")
     key, raw = (s.strip() for s in text.split("=", 1))
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw  # a bare word is a string: measure=composite
-    return resolve_field(key), value
+    try:
+        return resolve_field(key), value
+    except ScenarioError as err:
+        raise ScenarioError(f"{key}={raw}: {err}") from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | list[str], source: str) -> Scenario:
+    """A Scenario from plain ``data`` (changed in place) with overrides applied.
+
+    Args:
+        data: a scenario's sections as plain data, valid on their own.
+        overrides: ``{field: value}``, or ``["field=value", ...]`` as given to ``--set``; a field is
+            named by its dotted path or a unique tail of it.
+        source: where the overrides came from, for the message.
+
+    Raises:
+        ScenarioError: one line naming ``source`` and every problem: each unknown field and each
+            value out of range.
+    """
+    found = []
+    for item in overrides:
+        try:
+            path, value = ((resolve_field(item), overrides[item]) if isinstance(overrides, dict)
+                           else _override(item))
+            set_path(data, path, value)
+        except ScenarioError as err:
+            found.append(str(err))
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        found += describe(err)
+    if found:
+        raise ScenarioError(one_line(source, found))
+    return scenario
 
 
 def validate(data: dict[str, Any], source: str) -> Scenario:
-    """A Scenario from plain data; ScenarioError (one line, naming ``source``) if it is not valid."""
+    """A Scenario from plain data; ScenarioError (one line, naming ``source`` and every problem) if it
+    is not valid.
+    """
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(f"{source}: {describe(err)}") from None
+        raise ScenarioError(one_line(source, describe(err))) from None
 
 
-def describe(err: ValidationError, hint: str = " (see `commsim fields` for the list)") -> str:
-    """The first validation error in one line: 'field = value: problem; allowed: range'.
+def one_line(source: str, problems: list[str]) -> str:
+    """``source: problem``, or every problem numbered on one line: ``source: 3 errors: (1) ...``."""
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    numbered = "; ".join(f"({i}) {text}" for i, text in enumerate(problems, 1))
+    return f"{source}: {len(problems)} errors: {numbered}"
+
+
+def describe(err: ValidationError, hint: str = FIELDS_HINT, known: list[str] | None = None) -> list[str]:
+    """Every validation error, each in words: ``field = value: problem; allowed: range``.
 
     Serves scenario files and sweep specifications alike: a location that is not a scenario field
     gets no allowed range, and a check over a whole table names only the table.
@@ -468,19 +622,26 @@ def describe(err: ValidationError, hint: str = " (see `commsim fields` for the l
     Args:
         err: pydantic's error.
         hint: what follows "unknown field 'name'", saying where the known fields are listed.
+        known: the field names an unknown one may be a misspelling of (default: the scenario's).
     """
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
-    value = first.get("input")
-    if first["type"] == "extra_forbidden":
-        return f"unknown field '{loc}'{hint}"
-    msg = first["msg"].removeprefix("Value error, ")
-    info = field_paths().get(loc)
-    if info is not None and "allowed:" not in msg:
-        return f"{loc} = {value!r}: {msg}; allowed: {allowed(info)}"
-    if loc and "input" in first and not isinstance(value, dict):
-        return f"{loc} = {value!r}: {msg}"
-    return f"{loc}: {msg}" if loc else msg
+    known = list(field_paths()) if known is None else known
+    return [_describe(error, hint, known) for error in err.errors()]
+
+
+def _describe(error: Any, hint: str, known: list[str]) -> str:
+    where = ""
+    for part in error["loc"]:  # population.segment_mix[0]
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    if error["type"] == "extra_forbidden":
+        return f"unknown field '{where}'{did_you_mean(where, known)}{hint}"
+    msg = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    info = field_paths().get(".".join(str(p) for p in error["loc"] if not isinstance(p, int)))
+    if info is not None:
+        return f"{where} = {value!r}: {msg}; allowed: {allowed(info)}"
+    if where and "input" in error and not isinstance(value, dict):
+        return f"{where} = {value!r}: {msg}"
+    return f"{where}: {msg}" if where else msg
 
 
 def field_label(path: str) -> str:

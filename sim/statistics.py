@@ -33,15 +33,18 @@ def present(values) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
+def _sample(values) -> tuple[np.ndarray, float]:
+    """The values present, and their mean (NaN with none)."""
+    values = present(values)
+    return values, float(values.mean()) if len(values) else np.nan
+
+
 def mean_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Mean of the values present and the t interval of the mean (NaN bounds with fewer than two;
     all NaN with none).
     """
-    values = present(values)
+    values, mean = _sample(values)
     n = len(values)
-    if n == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(values.mean())
     if n < 2:
         return mean, np.nan, np.nan
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
@@ -54,12 +57,8 @@ def bootstrap_ci(values, confidence: float = CONFIDENCE, resamples: int = RESAMP
 
     Identical values give a zero-width interval; fewer than two values give NaN bounds.
     """
-    values = present(values)
-    n = len(values)
-    if n == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(values.mean())
-    if n < 2:
+    values, mean = _sample(values)
+    if len(values) < 2:
         return mean, np.nan, np.nan
     if np.ptp(values) == 0:
         return mean, mean, mean

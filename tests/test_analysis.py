@@ -145,11 +145,32 @@ def test_sensitivity_resumes_its_store(sobol_out):
     pd.testing.assert_frame_equal(pd.read_csv(out / "indices.csv"), before)
 
 
-def test_morris_mu_star_with_intervals(files, tmp_path):
-    out = tmp_path / "morris"
+@pytest.fixture(scope="module")
+def morris_out(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("morris") / "sa"
     result = invoke("sensitivity", files["morris"], "--out", out, "--workers", 1,
                     *[a for m in MEASURES for a in ("--measure", m)])
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sensitivity_repairs_a_damaged_part_of_its_store(sobol_out, tmp_path):
+    import shutil
+
+    out, args, _ = sobol_out
+    copy = tmp_path / "sa"
+    shutil.copytree(out, copy)
+    part = sorted((copy / "store" / "summary").glob("part-*.parquet"))[3]
+    part.write_bytes(part.read_bytes()[:100])
+    result = invoke(*[copy if a == out else a for a in args])
+    assert result.exit_code == 0, result.output
+    [note] = [line for line in result.stderr.splitlines() if "damaged" in line]
+    assert note.startswith(f"commsim: {part}: damaged (") and note.endswith("whose runs are run again")
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "indices.csv"), pd.read_csv(out / "indices.csv"))
+
+
+def test_morris_mu_star_with_intervals(morris_out):
+    out = morris_out
     table = pd.read_csv(out / "indices.csv").set_index(["measure", "parameter"])
     assert table[["mu_star", "mu_star_conf", "sigma"]].notna().all().all() and len(table) == 6
     providers = table.loc["final_providers"]
@@ -157,6 +178,95 @@ def test_morris_mu_star_with_intervals(files, tmp_path):
     assert providers.loc["providers.n_providers", "mu_star"] == pytest.approx(3.0)
     assert (providers.drop(index="providers.n_providers")["mu_star"] == 0).all()
     assert (out / "sensitivity.png").is_file() and "mu*" in (out / "indices.md").read_text()
+
+
+def with_seed(spec, seed):
+    return spec.model_copy(update={"sweep": spec.sweep.model_copy(update={"seed": seed})})
+
+
+def assert_reproducible(spec, summary, design):
+    first, again = sa.indices(spec, summary, MEASURES), sa.indices(spec, summary, MEASURES)
+    pd.testing.assert_frame_equal(first, again)
+    assert first[sa.INTERVALS[design]].notna().all().all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_sobol_intervals_follow_from_the_seed_even_when_it_is_zero(sobol_out, files, seed):
+    """SALib seeds its Sobol bootstrap only ``if seed:``: the seed 0 was no seed at all. (Sobol's
+    estimator reads only the outputs, so the store's runs serve any seed here.)
+    """
+    summary = pd.read_parquet(sobol_out[0] / "store" / "summary")
+    assert_reproducible(with_seed(sw.load_spec(files["sobol"]), seed), summary, "sobol")
+
+
+def test_morris_intervals_follow_from_the_seed(morris_out, files):
+    summary = pd.read_parquet(morris_out / "store" / "summary")
+    assert_reproducible(sw.load_spec(files["morris"]), summary, "morris")
+
+
+def test_the_bootstrap_seed_is_never_falsy_and_is_no_runs_seed(files):
+    for seed in (0, 5):
+        chosen = sa.bootstrap_seed(with_seed(sw.load_spec(files["sobol"]), seed))
+        assert chosen and chosen.entropy == seed and chosen.spawn_key == ()
+        runs = [sw.run_seed(seed, i).generate_state(4) for i in range(9)]
+        assert all((chosen.generate_state(4) != state).any() for state in runs)
+
+
+def indices_table(design, **columns):
+    """A table of indices of two parameters of one measure, as ``sa.indices`` makes them."""
+    return pd.DataFrame({"measure": ["m", "m"], "parameter": ["a", "b"], **columns})
+
+
+@pytest.mark.parametrize(("design", "table", "warned"), [
+    # Sobol indices span [0, 1]: a half-width above 0.25 is too wide
+    ("sobol", indices_table("sobol", S1=[0.5, 0.1], S1_conf=[0.25, 0.05], ST=[0.6, 0.1], ST_conf=[0.2, 0.1]),
+     False),
+    ("sobol", indices_table("sobol", S1=[0.5, 0.1], S1_conf=[0.1, 0.05], ST=[0.6, 0.1], ST_conf=[0.2, 0.26]),
+     True),
+    ("sobol", indices_table("sobol", S1=[np.nan] * 2, S1_conf=[np.nan] * 2, ST=[np.nan] * 2,
+                            ST_conf=[np.nan] * 2), False),  # a measure that never varies
+    # Morris mu* spans [0, the measure's largest mu*]
+    ("morris", indices_table("morris", mu_star=[4.0, 1.0], mu_star_conf=[1.0, 0.5], sigma=[1, 1], mu=[1, 1]),
+     False),
+    ("morris", indices_table("morris", mu_star=[4.0, 1.0], mu_star_conf=[0.5, 1.01], sigma=[1, 1], mu=[1, 1]),
+     True),
+    ("morris", indices_table("morris", mu_star=[0.0, 0.0], mu_star_conf=[0.0, 0.0], sigma=[0, 0], mu=[0, 0]),
+     False),
+])
+def test_a_sample_too_small_for_the_indices_is_warned_of_by_the_written_rule(design, table, warned):
+    warning = sa.too_uncertain(table, design)
+    assert (warning is not None) == warned
+    if warned:
+        assert "\n" not in warning and warning.startswith("the sample is too small for the indices of m ")
+
+
+def test_the_cli_warns_in_one_line_when_the_sample_is_too_small(sobol_out):
+    out, args, _ = sobol_out
+    result = invoke(*args)
+    assert result.exit_code == 0
+    table = pd.read_csv(out / "indices.csv")
+    warning = sa.too_uncertain(table, "sobol")
+    assert warning is not None  # 4 base samples: the intervals are wider than the indices' range
+    warned = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warned == [f"commsim: warning: {warning}"]
+    assert f"**Warning**: {warning}." in (out / "indices.md").read_text()
+
+
+def test_sensitivity_refuses_another_commands_folder_and_keeps_its_store(sobol_out, tmp_path):
+    import shutil
+
+    out, args, _ = sobol_out
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "results.csv").write_text("mine")
+    one_line_error(invoke(*[run_folder if a == out else a for a in args]),
+                   f"{run_folder}: holds files commsim did not write (results.csv); --force")
+    assert [p.name for p in run_folder.iterdir()] == ["results.csv"]
+    copy = tmp_path / "sa"
+    shutil.copytree(out, copy)
+    store = {p.relative_to(copy): p.read_bytes() for p in (copy / "store").rglob("*") if p.is_file()}
+    assert invoke(*[copy if a == out else a for a in args]).exit_code == 0
+    assert {p.relative_to(copy): p.read_bytes() for p in (copy / "store").rglob("*") if p.is_file()} == store
 
 
 def test_failed_or_missing_runs_are_refused_by_name(sobol_out, files, tmp_path):
@@ -286,6 +396,15 @@ def test_analyse_bad_input(grid_store, sobol_out, tmp_path):
                    "--measure 'final_nonsense'", "commissioner_knowledge")
     one_line_error(invoke("analyse", sobol_out[0] / "store", "--out", out), "sobol", "commsim sensitivity")
     assert not out.exists() and not (empty / "analysis").exists()
+    for holder in (grid_store, grid_store.parent):  # analysing a store into itself would replace it
+        one_line_error(invoke("analyse", grid_store, "--out", holder, "--force"),
+                       f"--out {holder}: holds the store being analysed")
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.md").write_text("mine")
+    one_line_error(invoke("analyse", grid_store, "--out", taken),
+                   f"{taken}: holds files commsim did not write")
+    assert [p.name for p in taken.iterdir()] == ["notes.md"]
 
 
 def test_analyse_leaves_out_failed_runs(grid_store):

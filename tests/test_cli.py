@@ -1,5 +1,6 @@
 """The command line end to end at tiny sizes, and its handling of bad input."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -168,3 +169,198 @@ def test_validate_prints_the_table_writes_report_and_figure_and_exits_by_verdict
     assert (out / "multitask_incentives.png").stat().st_size > 10_000
     unknown = invoke("validate", "--only", "nonsense", "--out", tmp_path / "x")
     assert unknown.exit_code == 2 and "no such check" in unknown.output and not (tmp_path / "x").exists()
+
+
+# --- bad input is refused before any work, in one line ------------------------------------------------
+
+def one_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("commsim: error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("mix", ["[nan, 1]", "[inf, 1]", "[-inf, 1]"])
+def test_nan_or_infinity_is_one_line_exit_2_from_set_or_a_file(tmp_path, mix):
+    bad = tmp_path / "mix.toml"
+    bad.write_text(f"[population]\nsegment_mix = {mix}\n")
+    for args in (["--set", f"segment_mix={mix}"], [bad]):
+        line = one_line(invoke("run", "target_driven", *args, "--out", tmp_path / "never"))
+        assert "population.segment_mix[0]" in line and "finite number" in line
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_unknown_field_from_set_says_so_and_suggests_one(tmp_path):
+    line = one_line(invoke("run", "target_driven", "--set", "uncertanty=0.8", "--out", tmp_path / "x"))
+    assert line == ("commsim: error: --set: uncertanty=0.8: unknown field 'uncertanty'; did you mean "
+                    "'uncertainty'? (see `commsim fields` for the list)")
+
+
+def test_three_errors_in_a_file_are_one_line(tmp_path):
+    bad = tmp_path / "three.toml"
+    bad.write_text('[context]\nuncertainty = 1.5\n[population]\nn_citizens = "lots"\n'
+                   "[regime]\nforum_intervall = 3\n")
+    line = one_line(invoke("run", bad, "--out", tmp_path / "x"))
+    assert f"{bad}: 3 errors: (1) " in line
+    for part in ("context.uncertainty = 1.5", "population.n_citizens = 'lots'", "regime.forum_intervall"):
+        assert part in line
+
+
+def no_simulation(monkeypatch):
+    """Make any simulation fail loudly: a command refused before any work never gets to one."""
+    def never(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(importlib.import_module("sim.experiments.runs"), "run", never)
+    monkeypatch.setattr(importlib.import_module("sim.experiments.compare"), "compare", never)
+
+
+@pytest.mark.parametrize("command", [["run", "target_driven"],
+                                     ["compare", "target_driven", "learning_oriented"]])
+def test_out_naming_a_file_is_refused_before_any_work(tmp_path, monkeypatch, command):
+    no_simulation(monkeypatch)
+    out = tmp_path / "results.txt"
+    out.write_text("mine")
+    line = one_line(invoke(*command, *TINY, "--out", out, "--force"))
+    assert f"{out}: exists and is not a folder" in line
+    assert out.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("made") / "run"
+    assert invoke("run", "target_driven", *TINY, "--out", out).exit_code == 0
+    return out
+
+
+def test_a_results_folder_records_the_command_and_files_that_made_it(run_folder, tmp_path):
+    marker = json.loads((run_folder / ".commsim.json").read_text())
+    assert marker["command"] == "run"
+    assert sorted(marker["files"]) == ["results.csv", "results.parquet", "run.png", "summary.json"]
+    (tmp_path / "plain").mkdir()  # the folder has the permissions of a plain mkdir, not a temporary one's
+    assert run_folder.stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_another_commands_folder_is_refused_unchanged_unless_forced(run_folder, tmp_path, monkeypatch):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(run_folder, out)
+    before = snapshot(out)
+    with monkeypatch.context() as patched:
+        no_simulation(patched)
+        line = one_line(invoke("compare", "target_driven", "learning_oriented", "--reps", 2, *TINY,
+                               "--out", out))
+    assert line == (f"commsim: error: {out}: holds the results of `commsim run`; --force replaces it, "
+                    "or give another --out")
+    assert snapshot(out) == before
+    forced = invoke("compare", "target_driven", "learning_oriented", "--reps", 2, *TINY, "--out", out,
+                    "--force")
+    assert forced.exit_code == 0, forced.output
+    # replaced whole: nothing of the run is left beside the comparison
+    assert sorted(p.name for p in out.iterdir()) == [".commsim.json", "compare.png", "differences.csv",
+                                                      "levels.csv", "runs.parquet", "summary.json",
+                                                      "summary.md"]
+    assert json.loads((out / "summary.json").read_text())["reps"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no stage or old folder left beside it
+
+
+def test_files_commsim_did_not_write_are_refused_unless_forced(run_folder, tmp_path):
+    import shutil
+
+    for name, extra in (("mine", None), ("added", "notes.txt")):
+        out = tmp_path / name
+        if extra:  # a run's folder to which someone added a file
+            shutil.copytree(run_folder, out)
+            (out / extra).write_text("keep me")
+        else:
+            out.mkdir()
+            (out / "thesis.tex").write_text("keep me")
+        before = snapshot(out)
+        line = one_line(invoke("run", "target_driven", *TINY, "--out", out))
+        assert f"{out}: holds files commsim did not write ({extra or 'thesis.tex'}); --force" in line
+        assert snapshot(out) == before
+        assert invoke("run", "target_driven", *TINY, "--out", out, "--force").exit_code == 0
+        assert not (out / (extra or "thesis.tex")).exists()
+
+
+def test_a_folder_made_by_the_same_command_is_replaced_whole(run_folder, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(run_folder, out)
+    marker = json.loads((out / ".commsim.json").read_text())
+    marker["files"].append("old.png")  # as if an earlier run had written a file this one does not
+    (out / ".commsim.json").write_text(json.dumps(marker))
+    (out / "old.png").write_bytes(b"stale")
+    result = invoke("run", "learning_oriented", *TINY, "--seed", 4, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert not (out / "old.png").exists()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 4
+
+
+def test_a_command_that_fails_half_way_leaves_the_old_folder_as_it_was(run_folder, tmp_path, monkeypatch):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(run_folder, out)
+    before = snapshot(out)
+
+    def broken_plot(*args, **kwargs):
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr("sim.plots.plot_run", broken_plot)
+    result = invoke("run", "target_driven", *TINY, "--seed", 9, "--out", out)
+    assert isinstance(result.exception, RuntimeError)
+    assert snapshot(out) == before and [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_swap_that_fails_puts_everything_back(tmp_path, monkeypatch):
+    import os
+
+    from sim.experiments import output
+
+    out = tmp_path / "sa"
+    (out / "store").mkdir(parents=True)
+    (out / "store" / "manifest.json").write_text("{}")
+    (out / "indices.csv").write_text("old")
+    before = snapshot(out)
+    real = os.rename
+
+    def rename(src, dst):
+        if str(src).startswith(str(tmp_path / ".sa-new-")) and dst == out:
+            raise OSError("no room")
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    with pytest.raises(OSError, match="no room"):
+        with output.staged(out, "sensitivity", force=True, keep=("store",)) as stage:
+            (stage / "indices.csv").write_text("new")
+    assert snapshot(out) == before and [p.name for p in tmp_path.iterdir()] == ["sa"]
+
+
+def test_bare_commsim_shows_the_help_and_version_prints_it():
+    from sim import __version__
+
+    bare = invoke()
+    assert bare.exit_code == 0 and "Usage" in bare.output and "compare" in bare.output
+    version = invoke("--version")
+    assert version.exit_code == 0 and version.output.strip() == f"commsim {__version__}"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["run"], "Missing argument 'scenario'"),
+    (["run", "target_driven", "--steps", "0"], "Invalid value for '--steps'"),
+    (["rnu"], "No such command 'rnu'. Did you mean 'run'?"),
+    (["compare", "target_driven", "learning_oriented", "--reps", "many"], "Invalid value for '--reps'"),
+    (["run", "target_driven", "--colour", "red"], "No such option: --colour"),
+])
+def test_usage_errors_are_one_line_too(tmp_path, args, words):
+    line = one_line(invoke(*args, "--out", tmp_path / "x") if args != ["rnu"] else invoke(*args))
+    assert words in line and "--help" in line and not (tmp_path / "x").exists()

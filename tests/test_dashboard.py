@@ -24,7 +24,7 @@ from sim.dashboard import measures as m
 from sim.dashboard.app import about_text, checked_seed
 from sim.dashboard.pair import Design, Pair, context_presets, describe_preset, regime_presets
 from sim.regime import LEVERS, PAYMENT_AND_MARKET
-from sim.scenario import ScenarioError, allowed, field_paths
+from sim.scenario import ScenarioError, allowed, field_paths, smallest_positive
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"population.n_citizens": 200, "providers.n_providers": 4, "providers.capacity": 30}
@@ -149,8 +149,10 @@ def test_a_control_takes_its_help_choices_and_bounds_from_the_schema(path):
         assert spec.kind == "switch"
     elif spec.kind != "select":
         allowed_range = allowed(info)  # the schema's own words: 'a number in [0.0, 1.0]'
+        money = smallest_positive(info) is not None  # '0, or a number in [0.01, 1e7]': low is 0
         assert allowed_range.endswith(f"{spec.low}, {spec.high}]") or allowed_range.endswith(
-            f"{spec.low}, {spec.high})")
+            f"{spec.low}, {spec.high})") or (money and spec.low == 0 and allowed_range.startswith("0, or")
+                                             and allowed_range.endswith(f", {spec.high}]"))
         assert spec.kind in ("slider", "number")
         if spec.kind == "slider":  # a slider cannot leave its range, so it must have one
             assert spec.low is not None and spec.high is not None

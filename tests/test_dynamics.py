@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.citizens import meets_measure, next_need, wellbeing
-from sim.commissioner import estimate_control, estimate_uncertainty, pro_rata
+from sim.commissioner import (
+    cell_residuals,
+    estimate_control,
+    estimate_uncertainty,
+    pro_rata,
+    squared_uncertainty,
+)
 from sim.payment import reach_probability
 from sim.providers import effort_cost, effort_response
 from sim.regime import STRATEGIES, Regime, ebrahim_strategy
@@ -287,40 +293,62 @@ def test_estimate_control_recovers_the_control():
     assert estimate_control(0.0, 100.0, meas, eff) == pytest.approx(1.0)
 
 
-def test_estimate_uncertainty_recovers_the_uncertainty():
+def lag2_products(departure: np.ndarray, precision: float, months: int) -> np.ndarray:
+    """The sums ``lagged_products`` builds for noiseless data: ``months`` months of ``precision``
+    each, on a fixed ``departure`` (no forgetting), computed directly over the pairs of months."""
+    pairs = (months - 1) * (months - 2) / 2  # pairs of months at least two apart
+    return np.stack([np.full_like(departure, pairs * precision**2),
+                     pairs * (precision * departure) ** 2], axis=-1)
+
+
+def test_estimate_uncertainty_recovers_the_uncertainty_without_noise():
     rng = np.random.default_rng(10)
     prior_mean = published_effects(6, 0.035)
     prior_sd = np.full_like(prior_mean, 0.6 * 0.035)
     reference = 2.0 * 0.035 * np.sqrt(PROFILE)[None] * np.ones_like(prior_mean)
-    evidence = np.zeros((*prior_mean.shape, 2))
-    evidence[..., 0] = 1e9
-    sd = np.full_like(prior_mean, 1e-6)
+    precision = np.full_like(prior_mean, 1e9)
     for u in (0.0, 0.3, 0.6, 0.9):
-        mean = prior_mean + u * reference * rng.standard_normal(prior_mean.shape)
-        assert estimate_uncertainty(mean, sd, evidence, prior_mean, prior_sd, reference) == \
-            pytest.approx(u, abs=0.08)
-    wild = prior_mean + 5 * reference
-    assert estimate_uncertainty(wild, sd, evidence, prior_mean, prior_sd, reference) == 1.0
-    none = np.zeros_like(evidence)
-    assert estimate_uncertainty(wild, sd, none, prior_mean, prior_sd, reference) is None
-    # only cells whose data outweighs the prior count
-    partial = np.zeros_like(evidence)
-    partial[0, 0, 0, 0] = 1e9
-    mixed = prior_mean.copy()
-    mixed[1:] += 5 * reference[1:]
-    assert estimate_uncertainty(mixed, sd, partial, prior_mean, prior_sd, reference) == 0.0
+        departure = u * reference * rng.standard_normal(prior_mean.shape)
+        expected = (departure**2).sum() / (reference**2).sum()  # these cells' own squared spread
+        products = lag2_products(departure, 1e9 / 12, 12)
+        assert squared_uncertainty(products, precision, prior_sd, reference) == pytest.approx(expected)
+        assert estimate_uncertainty(products, precision, prior_sd, reference) == \
+            pytest.approx(np.sqrt(expected))
+    wild = lag2_products(5 * reference, 1e9 / 12, 12)
+    assert estimate_uncertainty(wild, precision, prior_sd, reference) == 1.0
+    assert estimate_uncertainty(wild, np.zeros_like(precision), prior_sd, reference) is None
+    # only cells whose data outweighs the prior count, and only with months two apart
+    partial = np.zeros_like(precision)
+    partial[0, 0, 0] = 1e9
+    mixed = lag2_products(np.where(partial > 0, 0.0, 5 * reference), 1e9 / 12, 12)
+    assert estimate_uncertainty(mixed, partial, prior_sd, reference) == 0.0
+    assert estimate_uncertainty(lag2_products(5 * reference, 1e9 / 2, 2), precision, prior_sd,
+                                reference) is None
 
 
 def test_estimate_uncertainty_with_a_zero_reference_is_a_number():
     prior_mean = published_effects(6, 0.035)
     prior_sd = np.full_like(prior_mean, 0.6 * 0.035)
-    evidence = np.zeros((*prior_mean.shape, 2))
-    evidence[..., 0] = 1e9
-    sd = np.full_like(prior_mean, 1e-4)  # posterior noise, as data on a truth equal to the evidence
-    mean = prior_mean + 1e-4 * np.random.default_rng(0).standard_normal(prior_mean.shape)
+    products = lag2_products(1e-4 * np.random.default_rng(0).standard_normal(prior_mean.shape), 1e8, 12)
     with np.errstate(all="ignore"):
-        got = estimate_uncertainty(mean, sd, evidence, prior_mean, prior_sd, np.zeros_like(prior_mean))
+        got = estimate_uncertainty(products, np.full_like(prior_mean, 1e9), prior_sd,
+                                   np.zeros_like(prior_mean))
     assert got is None or 0.0 <= got <= 1.0
+
+
+def test_cell_residuals_leave_the_noise_alone():
+    """Each cell's own fit absorbs its effect, whatever it is: noiseless data leave nothing, and
+    the degrees of freedom are the observations less the cells fitted (a cell with no effort
+    fits nothing, and its observations are residuals as they stand)."""
+    cell = np.array([0, 0, 0, 2, 2, 3])
+    effort = np.array([0.5, 1.0, 2.0, 0.3, 0.6, 0.0])
+    z = np.array([0.1, 0.2, 0.4, -0.3, -0.6, 0.05])  # cells 0 and 2: exactly b * effort
+    ss, df = cell_residuals(cell, effort, z, 4)
+    assert ss == pytest.approx(0.05**2) and df == 6 - 2
+    noisy = z + np.array([0.01, -0.01, 0.0, 0.0, 0.0, 0.0])
+    fit = (effort[:3] @ noisy[:3]) / (effort[:3] @ effort[:3])
+    assert cell_residuals(cell, effort, noisy, 4)[0] == \
+        pytest.approx(((noisy[:3] - fit * effort[:3]) ** 2).sum() + 0.05**2)
 
 
 # --- regime --------------------------------------------------------------------------------------

@@ -74,6 +74,18 @@ def test_equal_spend_says_when_a_budget_cannot_be_reached():
                     lambda sc: replicates(sc, 2, 6, 0))
 
 
+def test_equal_spend_matches_the_others_to_a_regime_that_cannot_spend_as_little():
+    """Learning's own forums and voice cost more than target-driven spends in all: target-driven's
+    money is scaled up to learning's spend instead of learning's down, and ``matches`` says so."""
+    costly = small("learning_oriented", forum_cost=50_000.0)
+    result = compare({"target": small("target_driven"), "learning": costly}, reps=2, steps=12,
+                     progress=False, equal_spend=True)
+    (match,) = result.matches
+    assert match.regime == "target" and match.scale > 1
+    spend = result.runs[result.runs.month > 0].groupby("regime")["spend"].mean()
+    assert abs(spend["target"] / spend["learning"] - 1) <= 0.02
+
+
 def test_no_service_is_a_scenario_with_no_provider():
     sc = no_service(load("learning_oriented", "complex_uncontrollable"))
     assert sc.providers.n_providers == 0 and sc.regime.name == NO_SERVICE

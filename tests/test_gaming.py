@@ -9,9 +9,9 @@ from conftest import run, small
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import gaming
+from sim import gaming, load
 from sim.citizens import meets_measure
-from sim.market import standing_stakes
+from sim.market import expected_cases, standing_stakes
 
 THRESHOLD = np.array([1.0, 0.0, 0.0, 0.0])
 COMPOSITE = np.array([0.2, 0.3, 0.25, 0.25])
@@ -59,6 +59,26 @@ def test_the_decision_weighs_gain_against_integrity_and_risk():
     assert not gaming.falsifies(gain, np.array([0.9]), np.array([1.0]), 3000.0)[0]  # a mission: not
     kept = gaming.false_report_gain(np.array([4000.0]), np.array([0.0]), np.array([0.1]), False, 0.0)
     assert kept[0] == 4000.0  # no clawback: the payment stays even if found
+
+
+def test_an_outcome_early_in_a_contract_counts_among_all_the_cases_still_to_come():
+    """At a contract's start no case has been taken, yet the score judged at its end will hold
+    every referral of the months left: an outcome then is worth about what one late on is."""
+    assert expected_cases(np.array([0.0, 90.0]), 7.5, 36).tolist() == [270.0, 360.0]
+    def stakes(cases_by_the_end):  # eight providers level on the score, all at risk
+        return standing_stakes(np.zeros(8), cases_by_the_end, np.ones(8, bool), 0.25, 100_000.0,
+                               False, 0.0)
+
+    start = stakes(expected_cases(np.zeros(8), 7.5, 36))
+    late = stakes(expected_cases(np.full(8, 270.0), 7.5, 1))
+    assert np.allclose(start, late, rtol=0.05) and start.max() < 100_000.0 / 10
+
+
+def test_a_provider_does_not_spend_its_way_out_of_business_at_re_tendering():
+    """Every contract starts afresh at month 36; no learning-oriented provider fails there (at the
+    default size, where before ``expected_cases`` every one did)."""
+    model = run(load("learning_oriented"), seed=0, months=40)
+    assert model.results()["provider_exits_total"].iloc[-1] == 0
 
 
 def test_stakes_are_largest_near_the_cut_off_and_zero_without_re_tendering():

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from sim import plots
-from sim.experiments.validation import paired_grid
+from sim.experiments.validation import (
+    POOL_SIZES,
+    doubling_ratios,
+    log_log_slopes,
+    paired_grid,
+    regret_ratio,
+)
 
 
 def runs_of(arms: list[str], measures: list[str], months: int = 24, reps: int = 3) -> pd.DataFrame:
@@ -28,7 +34,10 @@ def test_arm_panels_and_comparison(tmp_path):
 def test_pooled_learning_figure(tmp_path):
     runs = runs_of(["pooled", "isolated"], ["provider_regret"])
     runs["provider_regret"] = runs.groupby(["regime", "replicate"])["provider_regret"].cumsum()
-    plots.save_figure(plots.plot_pooled(runs, 8), tmp_path / "pooled.png")
+    by_size = pd.DataFrame({m: regret_ratio(runs, 24, since=12) / m for m in POOL_SIZES})
+    figure = plots.plot_pooled(runs, 8, doubling_ratios(runs, 24), by_size, log_log_slopes(by_size),
+                               (0.1, 0.08, 0.12), 1.5)
+    plots.save_figure(figure, tmp_path / "pooled.png")
     assert (tmp_path / "pooled.png").stat().st_size > 5000
 
 

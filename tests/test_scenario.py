@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_wrong_type(field, value, path, allowed):
     ("uncertainty", 1.5, "context.uncertainty", "[0.0, 1.0]"),
     ("control", 0.0, "context.control", "[0.05, 1.0]"),
     ("n_citizens", 0, "population.n_citizens", "[1, 10000000]"),
-    ("budget_per_month", 0.0, "regime.payment.budget_per_month", "(0.0, 1000000000000.0]"),
+    ("budget_per_month", 0.0, "regime.payment.budget_per_month", "[0.01, 1000000000000.0]"),
     ("forgetting", 0.2, "providers.forgetting", "[0.5, 1.0]"),
 ])
 def test_out_of_range(field, value, path, allowed):
@@ -66,7 +67,7 @@ def test_out_of_range(field, value, path, allowed):
     ("model", "pbr", "regime.payment.model", "'outcomes', 'distance_travelled'"),
     ("measure", "vibes", "regime.measure", "'threshold', 'composite'"),
     ("retender_rule", "fire_all", "regime.retender_rule", "'keep_learners'"),
-    ("measured_domain", "money", "regime.measured_domain", "employment, housing, health, social"),
+    ("measured_domain", "money", "regime.measured_domain", "'employment', 'housing', 'health', 'social'"),
 ])
 def test_bad_literal(field, value, path, allowed):
     with pytest.raises(ScenarioError) as err:
@@ -79,6 +80,85 @@ def test_bad_segment_mix_is_named():
     with pytest.raises(ScenarioError) as err:
         Scenario().with_overrides({"segment_mix": [-1.0, 0.5]})
     assert "segment_mix" in message(err)
+
+
+FLOAT_FIELDS = [path for path, info in field_paths().items() if info.annotation is float]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+@pytest.mark.parametrize("path", FLOAT_FIELDS)
+def test_no_number_may_be_nan_or_infinite(path, value):
+    with pytest.raises(ScenarioError) as err:
+        Scenario().with_overrides({path: value})
+    assert f"{path} = {value!r}: Input should be a finite number" in message(err)
+
+
+@pytest.mark.parametrize("mix", ["[nan, 1]", "[inf, 1]", "[1e7, 1]", "[0, 0]", "[-0.5, 1]"])
+def test_segment_mix_entries_are_finite_bounded_weights_with_a_positive_sum(tmp_path, mix):
+    path = write(tmp_path, f"[population]\nsegment_mix = {mix}\n")
+    for attempt in (lambda: load(path), lambda: load(overrides=[f"segment_mix={mix}"])):
+        with pytest.raises(ScenarioError) as err:
+            attempt()
+        assert "population.segment_mix" in message(err)
+        assert "a list of 2 to 12 numbers in [0.0, 1000000.0] with a positive sum" in message(err)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("world.prior_sd", 1e-300), ("world.effect_scale", 1e-300), ("providers.effort_cost", 1e-300),
+    ("providers.max_effort", 1e-300), ("regime.payment.budget_per_month", 1e-300),
+    ("regime.payment.fee_per_month", 1e-308), ("regime.payment.attachment_fee", 0.001),
+    ("providers.start_cash", 5e-324),
+])
+def test_absurdly_small_positive_values_are_refused(field, value):
+    with pytest.raises(ScenarioError) as err:
+        Scenario().with_overrides({field: value})
+    text = message(err)
+    assert f"{field} = {value!r}" in text and f"allowed: {S.allowed(field_paths()[field])}" in text
+
+
+def test_money_is_none_or_at_least_a_penny():
+    assert S.allowed(field_paths()["regime.payment.fee_per_month"]) == "0, or a number in [0.01, 1000000.0]"
+    zero = Scenario().with_overrides({"fee_per_month": 0.0, "attachment_fee": 0.01, "start_cash": 0})
+    assert (zero.regime.payment.fee_per_month, zero.regime.payment.attachment_fee) == (0.0, 0.01)
+    with pytest.raises(ScenarioError, match="between 0 and 0.01 means nothing"):
+        Scenario().with_overrides({"fee_per_month": 0.009})
+
+
+def test_every_lower_bound_means_something():
+    """No float field takes values just above zero unless zero itself is allowed (then at least a
+    penny): what a divisor or a sum of money below its minimum would be is not a number that means
+    anything, and it overflows into inf and NaN measures.
+    """
+    for path, info in field_paths().items():
+        if info.annotation is not float:
+            continue
+        text = S.allowed(info)
+        assert not text.startswith("a number in (0"), path  # open at 0: 1e-300 would pass
+        low = float(text.split("[", 1)[1].split(",", 1)[0])
+        assert low == 0.0 or low >= 0.001, path
+        if S.unit(info).startswith("GBP"):
+            assert text.startswith("0, or a number in [0.01,") or low >= S.PENNY, path
+
+
+def test_the_allowed_text_is_what_validation_allows():
+    """Each field's ``allowed`` range: its ends are valid, just outside them is not."""
+    for path, info in field_paths().items():
+        text = S.allowed(info)
+        if " in [" not in text or info.annotation not in (int, float):
+            continue
+        low, high = (float(x) for x in text.split(" in [", 1)[1].rstrip("]").split(", "))
+        cast = info.annotation
+        outside = (low - 1, high + 1) if cast is int else (math.nextafter(low, -math.inf),
+                                                           math.nextafter(high, math.inf))
+        for value in (low, high):
+            Scenario().with_overrides({path: cast(value)})
+        for value in outside:
+            with pytest.raises(ScenarioError):
+                Scenario().with_overrides({path: cast(value)})
+        if text.startswith("0, or"):
+            Scenario().with_overrides({path: 0.0})
+            with pytest.raises(ScenarioError):
+                Scenario().with_overrides({path: low / 2})
 
 
 def test_valid_overrides_apply_to_the_right_section():
@@ -101,6 +181,29 @@ def test_parse_override():
     assert parse_override("segment_mix=[1, 2, 3]") == ("population.segment_mix", [1, 2, 3])
     assert parse_override("regime.name=mine") == ("regime.name", "mine")
     assert parse_override("payment.model=outcomes") == ("regime.payment.model", "outcomes")
+
+
+def test_an_unknown_field_says_it_came_from_set_and_suggests_the_closest():
+    with pytest.raises(ScenarioError) as err:
+        load("target_driven", overrides=["uncertanty=0.8"])
+    text = message(err)
+    assert text.startswith("--set: uncertanty=0.8: unknown field 'uncertanty'")
+    assert "did you mean 'uncertainty'?" in text
+    with pytest.raises(ScenarioError) as err:
+        parse_override("context.contrl=0.5")
+    assert message(err).startswith("--set context.contrl=0.5: ")
+    assert "did you mean 'context.control'?" in message(err)
+    with pytest.raises(ScenarioError) as err:
+        parse_override("zzzz=1")
+    assert "did you mean" not in message(err)
+
+
+def test_every_bad_set_is_reported_at_once():
+    with pytest.raises(ScenarioError) as err:
+        load("target_driven", overrides=["colour=red", "uncertainty=2", "fee_per_month=0.001"])
+    text = message(err)
+    assert text.startswith("--set: 3 errors: (1) colour=red: unknown field 'colour'")
+    assert "(2) context.uncertainty = 2: " in text and "(3) regime.payment.fee_per_month = 0.001: " in text
 
 
 @pytest.mark.parametrize("text, words", [
@@ -148,6 +251,28 @@ def test_unknown_field_in_a_file(tmp_path):
         load(path)
     text = message(err)
     assert str(path) in text and "regime.forum_intervall" in text and "unknown field" in text
+
+
+def test_every_error_in_a_file_is_reported_at_once_on_one_line(tmp_path):
+    path = write(tmp_path, '[context]\nuncertainty = 1.5\n[population]\nn_citizens = "lots"\n'
+                           "[regime]\nforum_intervall = 3\n")
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    text = message(err)
+    assert text.startswith(f"{path}: 3 errors: (1) ")
+    for part in ("context.uncertainty = 1.5", "allowed: a number in [0.0, 1.0]",
+                 "population.n_citizens = 'lots'", "allowed: an integer in [1, 10000000]",
+                 "unknown field 'regime.forum_intervall'; did you mean 'regime.forum_interval'?"):
+        assert part in text
+
+
+def test_of_merged_files_the_bad_one_is_named(tmp_path):
+    good = write(tmp_path, "[regime]\nmeasure = 'composite'\n", "good.toml")
+    bad = write(tmp_path, "[context]\ncontrol = 0.0\n", "bad.toml")
+    for names in ((good, bad), (bad, good), ("target_driven", bad)):
+        with pytest.raises(ScenarioError) as err:
+            load(*names)
+        assert message(err).startswith(f"{bad}: context.control = 0.0: ")
 
 
 def test_unknown_section_in_a_file(tmp_path):
@@ -303,7 +428,7 @@ def test_bare_field_names_are_unique_except_names_and_descriptions():
 def test_allowed_describes_ranges_and_literals():
     paths = field_paths()
     assert S.allowed(paths["context.uncertainty"]) == "a number in [0.0, 1.0]"
-    assert S.allowed(paths["world.effect_scale"]) == "a number in (0.0, 0.5]"
+    assert S.allowed(paths["world.effect_scale"]) == "a number in [0.001, 0.5]"
     assert S.allowed(paths["providers.n_providers"]) == "an integer in [0, 100000]"
     assert S.allowed(paths["regime.open_data"]) == "true or false"
     assert S.allowed(paths["regime.measure"]) == "one of 'threshold', 'composite'"

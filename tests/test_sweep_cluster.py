@@ -19,15 +19,13 @@ import dask
 import pandas as pd
 import psutil
 import pytest
+from conftest import CHECKOUT_ENV as ENV
 from distributed import Client, LocalCluster, get_task_stream
 
 from sim.experiments import sweep as sw
 
 pytestmark = pytest.mark.xdist_group("sweep_cluster")
 
-ROOT = Path(__file__).parents[1]
-# subprocesses import this checkout's sim, whichever checkout the tests run from
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
 TIMEOUT = 180  # seconds; a process still running then is killed and the test fails
 
 TINY = """

@@ -12,6 +12,9 @@ from sim.statistics import mean_ci
 pytestmark = pytest.mark.validation
 
 SEEDS = [0, 1, 2, 3, 4]
+# the pooled-learning findings as restated in issue 15 were written after seeds 0-4 had been
+# studied (docs/pooled_noise.py), so they are tested on worlds nobody had looked at
+POOLED_SEEDS = [5, 6, 7, 8, 9]
 REPS = 10
 
 
@@ -19,32 +22,27 @@ REPS = 10
 # reproduce"): (check, seed) -> the indices of its failing findings. The test fails if any other
 # finding fails, and also if one of these starts to pass, so the report is kept true either way.
 KNOWN_FAILURES = {
-    # knowledge of effects rises for every seed, but with 10 replicates its 95% interval includes 0
-    # for one of the five worlds
+    # creaming (docs/validation.md, "What the model does not reproduce"): (2) differential prices
+    # cut the share of the hardest to help turned away to within noise of the block grant's in
+    # two of the five worlds, where the Work Programme found they did little
+    ("creaming", 0): {2}, ("creaming", 3): {2},
+    # Goodhart: (1) taking three quarters of a deficit off providers narrows the gap by about 0.01,
+    # its interval including zero in every world: shared risk eases only providers in deficit,
+    # while league tables and re-tendering keep the pressure on every one; (2) a composite measure
+    # draws about as many false reports per case that misses it as a threshold does
+    **{("goodhart", seed): {1, 2} for seed in SEEDS},
+    # knowledge of effects rises under learning for every seed, but with 10 replicates its 95%
+    # interval includes 0 for one of the five worlds
     ("knowledge", 3): {0},
-    # since providers differ in capability, costs and practice (ODD 7.23) and the score counts the
-    # cases held: differential prices still leave the hardest to help turned away more than under
-    # a block grant for every seed (+0.01 to +0.17), but the 95% interval includes 0 for four of
-    # five; not yet diagnosed (docs/validation.md, "What the model does not reproduce")
-    **{("creaming", seed): {2} for seed in (0, 1, 3, 4)},
-    # the same change: the gap's growth with pay at risk (-0.002 to +0.009) and the composite's
-    # fewer false reports per unmet case (-0.0003 to +0.0013) are no longer distinguishable from 0
-    # for four of five seeds (seed 1: the growth holds); not yet diagnosed
-    ("goodhart", 0): {1, 2}, ("goodhart", 1): {2}, ("goodhart", 3): {1, 2}, ("goodhart", 4): {1, 2},
     # at equal spend and against no service, the target-driven regime gains more per pound than
     # the learning-oriented one in the complex, uncontrollable corner too
     **{("contingency", seed): {1} for seed in SEEDS},
-    # competition (ODD 7.23), under the target-driven preset: (0) the low-capability half is
-    # replaced more often for every seed (by 0.02 to 0.07 of a share), but with 10 replicates the
-    # 95% interval includes 0 for all five: the score re-tendering selects on is outcomes per case,
-    # which creaming and false reports move far more than a skill spread of 0.2 does; (1) practices
-    # do not drift towards the measured domain (-0.013 to +0.001 of emphasis over 180 months): a
-    # provider that emphasises employment values employment-heavy referrals more, takes harder
-    # cases and scores lower, so what the score selects is selection, not effort on the measure;
-    # (2) with half replaced rather than a quarter the focus ends higher for every seed (+0.006 to
-    # +0.04), its interval above 0 for seed 2 only
-    **{("competition", seed): {0, 1, 2} for seed in SEEDS if seed != 2},
-    ("competition", 2): {0, 1},
+    # pooled learning, seeds 5-9 (docs/validation.md, "Pooling beats the asymptotic range at 120
+    # months"): (a) and (c) hold in all five; (b) the slope of the last doubling's ratio on M is
+    # steeper than -1 in all five (-1.01 to -1.31): pooling helps more
+    # than the asymptotic rates say at this horizon
+    **{("pooled", seed): {2} for seed in (5, 6, 7, 8, 9)},
+    # competition: to be measured
 }
 
 
@@ -62,10 +60,11 @@ def test_check_passes_but_for_the_known_failures(name, seed):
     assert failing == KNOWN_FAILURES.get((name, seed), set()), failed(check)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_regret_grows_logarithmically(seed):
+@pytest.mark.parametrize("seed", POOLED_SEEDS)
+def test_pooled_learning_but_for_the_known_failures(seed):
     check = CHECKS["pooled"](REPS, seed)
-    assert check.findings[1].passed, failed(check)
+    failing = {i for i, f in enumerate(check.findings) if not f.passed}
+    assert failing == KNOWN_FAILURES.get(("pooled", seed), set()), failed(check)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -77,14 +76,3 @@ def test_pooling_helps_less_when_observations_are_noisier(seed):
         index="replicate", columns="measurement_sd", values="ratio")
     mean, low, high = mean_ci(ratio[0.08] - ratio[0.02])
     assert low > 0, f"ratio rises by {mean:.3f} [{low:.3f}, {high:.3f}]"
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "Not reproduced for every seed: at the default measurement noise learners settle within months "
-    "and pooling cuts per-provider regret about M-fold, for some seeds a little more (below 1/M); "
-    "textbook Thompson sampling with lone learners that learn as fast is below 1/M for four of "
-    "the five worlds (docs/pooled_noise.py, docs/validation.md)"))
-def test_pooled_learning_cuts_regret_as_the_bandit_results_say_for_every_seed():
-    outside = [f"seed {seed}: {failed(check)}" for seed in SEEDS
-               if not (check := CHECKS["pooled"](REPS, seed)).findings[0].passed]
-    assert not outside

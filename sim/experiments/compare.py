@@ -69,6 +69,18 @@ def mean_spend(runs: pd.DataFrame) -> float:
     return float(runs.loc[runs["month"] > 0, "spend"].mean())
 
 
+class Unmatched(ScenarioError):
+    """No scale of ``regime``'s money brings its spend to the target (it cannot spend as little or
+    as much: its own activities and shared risk cost money whatever it pays, its budget caps it).
+    ``unscaled`` holds its runs with its own money, which the search ran first.
+    """
+
+    def __init__(self, regime: str, message: str, unscaled: pd.DataFrame):
+        super().__init__(message)
+        self.regime = regime
+        self.unscaled = unscaled
+
+
 class _Matched(Exception):
     """Raised inside the root search as soon as a scale is close enough (Brent's own tolerance is
     on the scale, not on the spend).
@@ -85,16 +97,16 @@ def match_spend(name: str, scenario: Scenario, target: float, run: Callable[[Sce
     function of the scale).
 
     Raises:
-        ScenarioError: no scale within SCALE_LIMITS reaches the target (the budget may cap spend).
+        Unmatched: no scale within SCALE_LIMITS reaches the target.
     """
     tried: dict[float, pd.DataFrame] = {}
 
-    def unreachable() -> ScenarioError:
+    def unreachable() -> Unmatched:
         best = min(tried, key=lambda s: abs(mean_spend(tried[s]) - target))
-        return ScenarioError(
-            f"--equal-spend: {name} cannot be matched to GBP {target:,.0f} a month: with its money x "
+        return Unmatched(
+            name, f"--equal-spend: {name} cannot be matched to GBP {target:,.0f} a month: with its money x "
             f"{best:.3g} it spends GBP {mean_spend(tried[best]):,.0f} a month (its budget may cap it "
-            f"at GBP {scenario.regime.payment.budget_per_month:,.0f})")
+            f"at GBP {scenario.regime.payment.budget_per_month:,.0f})", tried[1.0])
 
     def gap(log_scale: float) -> float:
         scale = float(np.exp(log_scale))
@@ -126,8 +138,8 @@ def match_spend(name: str, scenario: Scenario, target: float, run: Callable[[Sce
         return SpendMatch(name, scale, mean_spend(tried[scale]), target), tried[scale]
     # Brent converged on a jump in spend (a behaviour that switches with the money), not within it
     best = min(tried, key=lambda s: abs(mean_spend(tried[s]) - target))
-    raise ScenarioError(f"--equal-spend: {name}'s spend jumps past GBP {target:,.0f} a month: the "
-                        f"closest is GBP {mean_spend(tried[best]):,.0f} with its money x {best:.4g}")
+    raise Unmatched(name, f"--equal-spend: {name}'s spend jumps past GBP {target:,.0f} a month: the "
+                    f"closest is GBP {mean_spend(tried[best]):,.0f} with its money x {best:.4g}", tried[1.0])
 
 
 def with_gains(runs: pd.DataFrame) -> pd.DataFrame:
@@ -201,12 +213,14 @@ def compare(scenarios: dict[str, Scenario], reps: int = 10, steps: int = 120, se
         steps: months per run.
         seed: the base seed the replicates' seeds are spawned from.
         progress: show a progress bar (it appears only if the work takes over a second).
-        equal_spend: scale each later regime's money to the first regime's mean monthly spend.
+        equal_spend: scale each later regime's money to the first regime's mean monthly spend;
+            where a regime cannot spend that little (or that much), scale every other regime's
+            money to that regime's spend instead. ``matches`` says which were scaled, and by what.
         baseline: add a no-service arm on the same world (the first scenario's population, context
             and world) and report each regime's gains over it.
 
     Raises:
-        ScenarioError: equal spend cannot be reached for a regime.
+        Unmatched: equal spend cannot be reached either way.
     """
     arms = dict(scenarios)
     if baseline:
@@ -216,14 +230,20 @@ def compare(scenarios: dict[str, Scenario], reps: int = 10, steps: int = 120, se
         def run(scenario: Scenario) -> pd.DataFrame:
             return replicates(scenario, reps, steps, seed, on_step=lambda: bar.update())
 
-        frames, matches = [], []
         first = next(iter(scenarios))
-        for name, scenario in arms.items():
-            if equal_spend and name not in (first, NO_SERVICE):
-                match, runs = match_spend(name, scenario, mean_spend(frames[0]), run)
-                matches.append(match)
-            else:
-                runs = run(scenario)
-            frames.append(runs.assign(regime=name))
+        done = {name: run(scenario) for name, scenario in arms.items()
+                if not equal_spend or name in (first, NO_SERVICE)}
+        matches = []
+        if equal_spend:
+            try:
+                matched = [match_spend(name, arms[name], mean_spend(done[first]), run)
+                           for name in scenarios if name != first]
+            except Unmatched as cannot:  # the first's spend is out of its reach: match all to it
+                done[cannot.regime] = cannot.unscaled
+                matched = [match_spend(name, arms[name], mean_spend(done[cannot.regime]), run)
+                           for name in scenarios if name != cannot.regime]
+            matches = [match for match, _ in matched]
+            done.update((match.regime, runs) for match, runs in matched)
+        frames = [done[name].assign(regime=name) for name in arms]
     runs = pd.concat(frames, ignore_index=True)
     return Comparison(runs=with_gains(runs) if baseline else runs, baseline=first, matches=matches)

@@ -32,6 +32,7 @@ from sim.experiments.sweep.store import (
     done_runs,
     prepare_store,
     read_store,
+    store_lock,
     summarise,
     write_batch,
 )
@@ -41,5 +42,5 @@ __all__ = [
     "SweepSpec", "auto_batch_size", "base_scenarios", "choose_measures", "connect", "design_points",
     "design_sample", "done_runs", "expand", "load_spec", "local_cluster", "measure_columns",
     "parse_spec", "prepare_store", "read_store", "run_batch", "run_seed", "run_sweep", "salib_problem",
-    "summarise", "write_batch",
+    "store_lock", "summarise", "write_batch",
 ]

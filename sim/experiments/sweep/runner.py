@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.sweep.spec import RunItem, SweepSpec, base_scenarios, expand, run_seed
-from sim.experiments.sweep.store import prepare_store, summarise, write_batch
+from sim.experiments.sweep.store import prepare_store, store_lock, summarise, write_batch
 from sim.scenario import Scenario, ScenarioError
 
 
@@ -69,10 +69,11 @@ def _row(item: RunItem, status: str, error: str) -> dict[str, Any]:
 
 
 def _with_measures(summary: pd.DataFrame, measures: list[str] | None) -> pd.DataFrame:
-    for name in measures or []:
-        if name not in summary:
-            summary[name] = np.nan
-    return summary
+    missing = [name for name in measures or [] if name not in summary]
+    if not missing:
+        return summary
+    # added at once: column by column fragments the frame (a batch of failed runs lacks them all)
+    return pd.concat([summary, pd.DataFrame(np.nan, index=summary.index, columns=missing)], axis=1)
 
 
 def timed_batch(*args: Any) -> tuple[pd.DataFrame, pd.DataFrame | None, float]:
@@ -122,12 +123,13 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
     the base scenarios (a few kB) rather than sharing scattered data, which the scheduler could not
     rebuild once every worker holding it had died.
 
+    The store is held (``store_lock``) for the whole sweep: a second sweep of it is refused.
+
     Returns counts: ``runs`` (in the design), ``skipped`` (already done), ``ok`` and ``failed``.
     """
     from contextlib import ExitStack
 
     from distributed import Client, KilledWorker, as_completed
-    from tqdm.auto import tqdm
 
     store = Path(store)
     items = expand(spec)
@@ -136,6 +138,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
     with ExitStack() as stack:
         # a scheduler that cannot be reached is bad input: found before the store is touched
         client = stack.enter_context(connect(scheduler)) if scheduler else None
+        stack.enter_context(store_lock(store))
         done = prepare_store(spec, store, len(items), resume)
         todo = [item for item in items if item.run not in done]
         counts["skipped"] = len(items) - len(todo)
@@ -144,8 +147,13 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
         measures = measure_columns(bases)
         settings = spec.sweep
         if client is None:
-            client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
-        client.wait_for_workers(1)
+            cluster = stack.enter_context(local_cluster(workers))
+            client = stack.enter_context(Client(cluster))
+            # every worker it started: the first runs and the batch size are planned for them all
+            # (Client(cluster) waits for them too in distributed 2026.8, but does not promise to)
+            client.wait_for_workers(len(cluster.worker_spec))
+        else:
+            client.wait_for_workers(1)  # a cluster's workers come and go: plan for those up now
         threads = sum(client.nthreads().values())
         batch_of: dict[Any, list[RunItem]] = {}
 
@@ -160,8 +168,7 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
         else:
             first, rest = batches_of(todo[:threads], 1), todo[threads:]
         queue = as_completed([submit(batch) for batch in first])
-        with tqdm(total=len(items), initial=counts["skipped"], unit="run", desc="sweep",
-                  disable=not progress) as bar:
+        with progress_bar(len(items), counts["skipped"], progress) as bar:
             for future in queue:
                 batch = batch_of.pop(future)
                 try:
@@ -185,6 +192,20 @@ def run_sweep(spec: SweepSpec, store: str | Path, workers: int | None = None, sc
                 counts["ok"] += len(summary) - failed
                 bar.update(len(summary))
     return counts
+
+
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+"""tqdm's default bar but for the rate, always in runs a second: tqdm's own turns it into seconds a
+run below one run a second, so a slow start (a loaded machine, workers importing the model) changed
+what the bar said."""
+
+
+def progress_bar(total: int, done: int, enabled: bool = True) -> Any:
+    """The sweep's progress bar on stderr: runs done of ``total``, time elapsed and left, runs a second."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="run", desc="sweep", bar_format=BAR_FORMAT,
+                disable=not enabled)
 
 
 def local_cluster(workers: int | None = None) -> Any:

@@ -41,7 +41,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.presets import load, read_toml
-from sim.scenario import Scenario, ScenarioError, describe, field_paths, resolve_field
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    describe,
+    field_paths,
+    one_line,
+    resolve_field,
+    smallest_positive,
+)
 
 Design = Literal["full_factorial", "latin_hypercube", "sobol", "morris"]
 
@@ -116,6 +124,10 @@ class SweepSpec(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+SPEC_FIELDS = ["parameters", *(f"sweep.{name}" for name in SweepSettings.model_fields)]
+"""What a misspelt name in a spec may have meant."""
+
+
 @dataclass(frozen=True)
 class RunItem:
     """One run of the design; its seed is spawned from the base seed and ``stream``."""
@@ -129,28 +141,55 @@ class RunItem:
 
 
 def parse_spec(data: dict[str, Any], source: str = "sweep spec") -> SweepSpec:
-    """A validated spec from parsed TOML; raises ScenarioError (one line naming the field)."""
+    """A validated spec from parsed TOML.
+
+    Raises:
+        ScenarioError: one line naming ``source`` and every problem: each field of the spec, and
+            each swept field's name and values checked against every base scenario.
+    """
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(f"{source}: {describe(err, hint='')}") from None
+        raise ScenarioError(one_line(source, describe(err, hint="", known=SPEC_FIELDS))) from None
     try:
         bases = base_scenarios(spec)
     except ScenarioError as err:
-        raise ScenarioError(f"{source}: sweep.base/regimes: {err}") from None
+        bases = {}
+        found = [f"sweep.base/regimes: {err}"]
+    else:
+        found = []
     for name, par in spec.parameters.items():
-        try:
-            resolve_field(name)
-        except ScenarioError as err:
-            raise ScenarioError(f"{source}: parameters.{name}: {err}") from None
-        values = par.levels if par.levels is not None else [_cast(name, par.min), _cast(name, par.max)]
-        for value in values:
-            for scenario in bases.values():
-                try:
-                    scenario.with_overrides({name: value})
-                except ScenarioError as err:
-                    raise ScenarioError(f"{source}: parameters.{name}: {err}") from None
+        found += [f"parameters.{name}: {problem}" for problem in _parameter_problems(name, par, bases)]
+    if found:
+        raise ScenarioError(one_line(source, found))
     return spec
+
+
+def _parameter_problems(name: str, par: Parameter, bases: dict[str, Scenario]) -> list[str]:
+    """What is wrong with one swept field: its name, or a value some base scenario refuses.
+
+    A range is checked at both ends; the values between are then valid too, except for a sum of
+    money, which may be 0 but not less than a penny: a range that starts below a penny would
+    sample values between 0 and a penny.
+    """
+    try:
+        path = resolve_field(name)
+    except ScenarioError as err:
+        return [str(err)]
+    if par.levels is None:
+        floor = smallest_positive(field_paths()[path])
+        if floor is not None and par.min < floor:
+            return [f"min = {par.min}: a range must start at {floor} or above (a value between 0 and "
+                    f"{floor} means nothing); to include 0, give levels"]
+    values = par.levels if par.levels is not None else [_cast(name, par.min), _cast(name, par.max)]
+    found: dict[str, None] = {}  # in order, each once (several bases may refuse the same value)
+    for value in values:
+        for scenario in bases.values():
+            try:
+                scenario.with_overrides({name: value})
+            except ScenarioError as err:
+                found[str(err).removeprefix("overrides: ")] = None
+    return list(found)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
