@@ -24,13 +24,15 @@ REPS = 10
 KNOWN_FAILURES = {
     # creaming (docs/validation.md, "What the model does not reproduce"): (2) differential prices
     # cut the share of the hardest to help turned away to within noise of the block grant's in
-    # two of the five worlds, where the Work Programme found they did little
-    ("creaming", 0): {2}, ("creaming", 3): {2},
-    # Goodhart: (1) taking three quarters of a deficit off providers narrows the gap by about 0.01,
-    # its interval including zero in every world: shared risk eases only providers in deficit,
-    # while league tables and re-tendering keep the pressure on every one; (2) a composite measure
-    # draws about as many false reports per case that misses it as a threshold does
-    **{("goodhart", seed): {1, 2} for seed in SEEDS},
+    # three of the five worlds, where the Work Programme found they did little
+    **{("creaming", seed): {2} for seed in (0, 1, 3)},
+    # Goodhart: (1) taking three quarters of a deficit off providers narrows the gap by 0.013 to
+    # 0.019 in three worlds, but by 0.003 to 0.005 with intervals including zero in two: shared risk
+    # eases only providers in deficit, while league tables and re-tendering press on every one;
+    # (2) a composite measure draws as many false reports per case that misses it as a threshold
+    # does, or more (+0.0005 to +0.0017)
+    **{("goodhart", seed): {2} for seed in (0, 1, 2)},
+    **{("goodhart", seed): {1, 2} for seed in (3, 4)},
     # knowledge of effects rises under learning for every seed, but with 10 replicates its 95%
     # interval includes 0 for one of the five worlds
     ("knowledge", 3): {0},
@@ -42,7 +44,15 @@ KNOWN_FAILURES = {
     # steeper than -1 in all five (-1.01 to -1.31): pooling helps more
     # than the asymptotic rates say at this horizon
     **{("pooled", seed): {2} for seed in (5, 6, 7, 8, 9)},
-    # competition: to be measured
+    # competition (ODD 7.23), under the target-driven preset: (0) the low-capability half is
+    # replaced more often in four worlds of five (-0.02 to +0.13 of a share), its 95% interval above
+    # 0 for seed 3 only: the score re-tendering selects on moves far more with creaming, parking and
+    # false reports than with a skill spread of 0.2; (1) practices do not drift towards the
+    # measured domain (-0.010 to +0.005 of emphasis over 180 months): a bend towards the measure
+    # does not pay on the score, so selection does not favour it; (2) so replacing half rather
+    # than a quarter does not make them drift faster (-0.02 to +0.03, every interval including 0)
+    **{("competition", seed): {0, 1, 2} for seed in (0, 1, 2, 4)},
+    ("competition", 3): {1, 2},
 }
 
 
