@@ -31,6 +31,10 @@ import numpy as np
 
 from sim.world import MARKET, keyed_normal
 
+AT_THE_NORM = {"capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0}
+"""The scenario overrides that switch the mechanism off: every provider works at the norm (skill 1,
+cost factor 1, practice 0), whatever ``bidders`` and ``imitation_rate`` are."""
+
 
 @dataclass(frozen=True)
 class Candidates:

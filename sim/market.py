@@ -265,16 +265,14 @@ class Market:
                                    replaced=float(p in losers)) for p in active]
         for provider in losers:
             self.replace(provider, model_practice)
-        if competed and model_practice is not None:  # what won the last contract spreads
-            rate = self.model.scenario_config.providers.imitation_rate
-            for provider in active:
-                if provider not in losers:
-                    provider.practice = competition.imitate(provider.practice, model_practice, rate,
-                                                            provider.mission)
-        if losers:
-            for provider in active:
-                if provider not in losers:
-                    self.sanction(provider)
+        spreads = competed and model_practice is not None  # what won the last contract spreads
+        rate = self.model.scenario_config.providers.imitation_rate
+        for provider in (p for p in active if p not in losers):
+            if spreads:
+                provider.practice = competition.imitate(provider.practice, model_practice, rate,
+                                                        provider.mission)
+            if losers:  # the providers that stay see the terminations
+                self.sanction(provider)
         caseloads = self.caseloads()
         for provider in self.providers:  # the new contract's cases: those it holds, then those it takes
             provider.contract_outcomes, provider.contract_cases = 0, int(caseloads[provider.slot])

@@ -13,8 +13,7 @@ from sim.citizens import next_need
 from sim.providers import Traits, plan
 from sim.world import APPROACH_COST, SHOCK
 
-OFF = {"capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0}
-"""The setting that switches the mechanism off: every provider at the norm, as before 7.23."""
+OFF = competition.AT_THE_NORM
 
 
 def test_mean_one_has_mean_one_and_the_log_spread_asked_for():

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.competition import AT_THE_NORM
 from sim.experiments.bandit_reference import matched_reference
 from sim.experiments.compare import compare
 from sim.experiments.output import markdown_table
@@ -363,8 +364,7 @@ def multitask_scenario(price: float, substitution: float) -> Scenario:
     works at the professional norm at average cost (ODD 7.23), as the closed form's provider does.
     """
     return load("target_driven").with_overrides({
-        "capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0,
-        "n_providers": 1, "capacity": 200, "n_citizens": 400, "uncertainty": 0.0,
+        **AT_THE_NORM, "n_providers": 1, "capacity": 200, "n_citizens": 400, "uncertainty": 0.0,
         "prior_weight": 100.0, "mission_mean": 0.0, "mission_spread": 0.0,
         "model": "distance_travelled", "improvement_price": price, "measure": "threshold",
         "measured_domain": "employment", "selection_allowed": False, "allow_overspend": True,
@@ -471,8 +471,7 @@ def pooled_scenario(pooled: bool) -> Scenario:
     would tell a provider about its own effects wrongly.
     """
     return load("learning_oriented").with_overrides({
-        "capability_spread": 0.0, "cost_spread": 0.0, "practice_variation": 0.0,
-        "n_providers": POOL_SIZE, "uncertainty": 1.0, "control": 0.9, "drift_speed": 0.0,
+        **AT_THE_NORM, "n_providers": POOL_SIZE, "uncertainty": 1.0, "control": 0.9, "drift_speed": 0.0,
         "prior_weight": PRIOR_WEIGHT, "explore": True,
         "forgetting": 1.0, "mission_mean": 1.0, "mission_spread": 0.0, "shared_purpose": 0.0,
         "model": "fee_for_service", "fee_per_month": 6000.0, "allow_overspend": True,
